@@ -1,0 +1,56 @@
+# Every target builds (or refreshes) the repo-local virtualenv it needs first, so a fresh clone
+# with nothing but Python 3.10+ can run `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+# Extras the whole toolchain needs; a stamp per set so a change of setup.cfg reinstalls.
+EXTRAS ?= test,testing,flask,django,metrics,docs
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma  := ,
+
+.PHONY: help venv lint format test test-fast demo bench chaos chaos-long docs dist clean
+
+help:
+	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
+	@echo "make test    lint (ruff, mypy --strict) and the whole test suite"
+	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection"
+	@echo "make chaos   the long chaos run (never two leaders)"
+	@echo "make docs    build the documentation site with warnings as errors"
+	@echo "make dist    build sdist + wheel and check them"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) setup.cfg pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict leader_election
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/pytest -x -q -m "not slow" $(PYTEST_ARGS)
+
+demo: venv
+	$(BIN)/leader-election demo
+
+docs: venv
+	$(BIN)/mkdocs build --strict --site-dir site
+
+clean:
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
