@@ -1,0 +1,143 @@
+"""``LeaseLock``: the narrow interface between the election and one Lease object.
+
+Get, create, replace with the last seen ``resourceVersion``, and watch — nothing else, like
+client-go's ``resourcelock.LeaseLock``. Errors are made actionable here: a 403 names the verb
+and points to ``rbac/``, a create in a missing namespace says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from leader_election.errors import ApiError, ForbiddenError, NotFoundError
+from leader_election.record import (
+    LeaseRecord,
+    ObservedLease,
+    new_lease_body,
+    observe,
+    updated_lease_body,
+)
+from leader_election.transport import Transport, WatchStream, lease_path
+
+__all__ = ["RBAC_HINT", "LeaseLock"]
+
+RBAC_HINT = (
+    "grant it with the Role in rbac/role.yaml of the leader_election project (verbs get, "
+    "list, watch, create, update on leases in API group coordination.k8s.io), bound to this "
+    "pod's ServiceAccount by rbac/rolebinding.yaml"
+)
+
+
+def _actionable(exc: ApiError, verb: str, lock: LeaseLock) -> ApiError:
+    if isinstance(exc, ForbiddenError):
+        message = (
+            f"{exc}. The credentials in use may not {verb!r} leases in namespace "
+            f"{lock.namespace!r}: {RBAC_HINT}"
+        )
+        return ForbiddenError(
+            message, status=exc.status, reason=exc.reason, body=exc.body, verb=verb
+        )
+    if isinstance(exc, NotFoundError) and verb == "create":
+        details = (exc.body or {}).get("details") or {}
+        if isinstance(details, dict) and details.get("kind") == "namespaces":
+            message = (
+                f"{exc}. The namespace {lock.namespace!r} does not exist: create it "
+                f"(kubectl create namespace {lock.namespace}) or set namespace= to an "
+                "existing one"
+            )
+            return NotFoundError(
+                message, status=exc.status, reason=exc.reason, body=exc.body, verb=verb
+            )
+    return exc
+
+
+@dataclasses.dataclass(eq=False)
+class LeaseLock:
+    """One Lease, addressed by namespace and name, through a ``Transport``."""
+
+    transport: Transport
+    namespace: str
+    name: str
+
+    @property
+    def description(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def what(self) -> str:
+        return f'leases.coordination.k8s.io "{self.name}" in namespace "{self.namespace}"'
+
+    def get(self, timeout: float) -> ObservedLease | None:
+        """Read the Lease; ``None`` when it does not exist."""
+        try:
+            obj = self.transport.request(
+                "GET",
+                lease_path(self.namespace, self.name),
+                verb="get",
+                what=self.what,
+                timeout=timeout,
+            )
+        except NotFoundError:
+            return None
+        except ApiError as exc:
+            raise _actionable(exc, "get", self) from exc
+        return observe(obj)
+
+    def create(self, record: LeaseRecord, timeout: float) -> ObservedLease:
+        """Create the Lease holding ``record``; ``ConflictError`` if it already exists."""
+        try:
+            obj = self.transport.request(
+                "POST",
+                lease_path(self.namespace),
+                verb="create",
+                what=self.what,
+                timeout=timeout,
+                body=new_lease_body(self.name, self.namespace, record),
+            )
+        except ApiError as exc:
+            raise _actionable(exc, "create", self) from exc
+        return observe(obj)
+
+    def replace(self, base: ObservedLease, record: LeaseRecord, timeout: float) -> ObservedLease:
+        """Replace the Lease last seen as ``base`` with ``record``.
+
+        The body carries ``base``'s resourceVersion: ``ConflictError`` if anyone wrote since,
+        ``NotFoundError`` if the Lease was deleted.
+        """
+        try:
+            obj = self.transport.request(
+                "PUT",
+                lease_path(self.namespace, self.name),
+                verb="update",
+                what=self.what,
+                timeout=timeout,
+                body=updated_lease_body(base, record),
+            )
+        except ApiError as exc:
+            raise _actionable(exc, "update", self) from exc
+        return observe(obj)
+
+    def watch(
+        self, resource_version: str, *, timeout_seconds: int, connect_timeout: float
+    ) -> WatchStream:
+        """Watch this one Lease (field selector) from ``resource_version`` ("" = now)."""
+        query = {
+            "watch": "true",
+            "fieldSelector": f"metadata.name={self.name}",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        try:
+            return self.transport.watch(
+                lease_path(self.namespace),
+                query,
+                what=self.what,
+                connect_timeout=connect_timeout,
+                # The server ends the stream after timeoutSeconds; a silent connection longer
+                # than that is dead.
+                read_timeout=timeout_seconds + 30.0,
+            )
+        except ApiError as exc:
+            raise _actionable(exc, "watch", self) from exc

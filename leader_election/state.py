@@ -1,0 +1,610 @@
+"""The election state machine: data plus one pure function, ``step``.
+
+``step(machine, observation, now=..., wall=..., jitter=...)`` returns the next machine and the
+actions to carry out (at most one API request, plus events to emit). It performs no I/O, reads
+no clock and starts no thread: the elector thread (``elector.py``) executes the actions and
+feeds their outcomes back as observations. That is what lets the model-based tests drive it
+through any interleaving with a fake clock.
+
+States, defined by what a caller may assume::
+
+    STOPPED ──start──▶ FOLLOWING ◀──lost──┐
+                         │  ▲             │
+                 acquired│  │ lost        │
+                         ▼  │             │
+                        LEADING ──────────┘
+                         │ stop (release_on_stop)
+                         ▼
+                       RELEASING ──written or failed──▶ STOPPED
+
+Semantics are client-go's (``tools/leaderelection``), with these rules:
+
+1. Expiry is judged by when *we* last saw the record change (``observed_at``, monotonic) plus
+   the record's ``leaseDurationSeconds`` — never by comparing ``renewTime`` with a local clock.
+2. A leader is leader only until ``renewed_at + renew_deadline``, where ``renewed_at`` is the
+   *send* time of its last successful write: the server applied that write after we sent it, so
+   every other candidate saw the change later and waits at least ``lease_duration`` from then.
+   Because ``renew_deadline < lease_duration``, we stop before anyone may start.
+3. The leader renews with an optimistic replace of the object it last saw (no read first); a
+   409 means someone else wrote, so it reads and decides again.
+4. A watch event that contradicts the leader's view is only a hint (it may be stale): the
+   leader answers it by renewing at once, and lets the write's outcome decide.
+5. ``leaseTransitions`` grows by one at every acquisition by a candidate that was not leading,
+   so it is a fencing token that strictly increases from one leadership term to the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import math
+from dataclasses import dataclass
+
+from leader_election.record import LeaseRecord, ObservedLease
+
+__all__ = [
+    "Acquired",
+    "Action",
+    "Changed",
+    "Emit",
+    "Failure",
+    "Get",
+    "LeaseRead",
+    "Lost",
+    "LostReason",
+    "Machine",
+    "Observation",
+    "Op",
+    "Policy",
+    "Put",
+    "RequestFailed",
+    "Started",
+    "State",
+    "StopRequested",
+    "TimerFired",
+    "WatchEvent",
+    "WatchStatus",
+    "WriteSucceeded",
+    "step",
+]
+
+
+class State(enum.Enum):
+    """Where a candidate is in the election."""
+
+    STOPPED = "stopped"
+    """Not competing. ``is_leader`` is false."""
+    FOLLOWING = "following"
+    """Competing without holding the Lease. ``is_leader`` is false."""
+    LEADING = "leading"
+    """Holding the Lease; ``is_leader`` is true until the renew deadline passes."""
+    RELEASING = "releasing"
+    """Stopping: leadership already given up, the release write under way."""
+
+
+class LostReason(str, enum.Enum):
+    """Why a ``leader.lost`` event was sent."""
+
+    RELEASED = "released"
+    """We stopped and wrote the Lease free for the next candidate."""
+    STOPPED = "stopped"
+    """We stopped without releasing (``release_on_stop=False``); others wait for expiry."""
+    RENEW_FAILED = "renew_failed"
+    """We could not renew within ``renew_deadline`` (API unreachable, too slow, forbidden)."""
+    TAKEN_OVER = "taken_over"
+    """Another candidate (or a person) wrote a different holder into the Lease."""
+    LEASE_DELETED = "lease_deleted"
+    """The Lease was deleted while we held it."""
+
+
+class Op(enum.Enum):
+    """Which request an outcome belongs to."""
+
+    GET = "get"
+    CREATE = "create"
+    ACQUIRE = "acquire"
+    RENEW = "renew"
+    RELEASE = "release"
+
+
+class Failure(enum.Enum):
+    """How a request failed, as far as the election cares."""
+
+    CONFLICT = "conflict"
+    """409: a stale resourceVersion on update, or the name already exists on create."""
+    NOT_FOUND = "not_found"
+    """404: the Lease is gone (update), or its namespace does not exist (create)."""
+    FORBIDDEN = "forbidden"
+    """401/403: credentials or RBAC; retried slowly, as permissions can be fixed live."""
+    TRANSIENT = "transient"
+    """No answer, 429, 5xx, or anything else: retried with backoff."""
+
+
+# -- observations: what the elector tells the machine --------------------------------------
+@dataclass(frozen=True, slots=True)
+class Started:
+    """``start()`` was called."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequested:
+    """``stop()`` was called (or a signal / interpreter exit asked for it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """The wake-up time the machine asked for has come."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRead:
+    """Our GET answered: the Lease, or ``None`` for 404."""
+
+    lease: ObservedLease | None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """The watch delivered the Lease (ADDED/MODIFIED) or its deletion (``None``)."""
+
+    lease: ObservedLease | None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStatus:
+    """The watch is (or is no longer) delivering events; when not, followers poll."""
+
+    healthy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSucceeded:
+    """A create or replace succeeded; ``sent_at`` is when the request was sent (monotonic)."""
+
+    op: Op
+    lease: ObservedLease
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    """A request failed; ``sent_at`` is when it was sent (monotonic)."""
+
+    op: Op
+    failure: Failure
+    sent_at: float
+
+
+Observation = (
+    Started
+    | StopRequested
+    | TimerFired
+    | LeaseRead
+    | WatchEvent
+    | WatchStatus
+    | WriteSucceeded
+    | RequestFailed
+)
+
+
+# -- actions: what the machine asks the elector to do ---------------------------------------
+@dataclass(frozen=True, slots=True)
+class Get:
+    """Read the Lease, giving up after ``timeout`` seconds."""
+
+    timeout: float
+    op: Op = Op.GET
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Write ``record``: a create when ``base`` is ``None``, else a replace of ``base``."""
+
+    op: Op
+    record: LeaseRecord
+    base: ObservedLease | None
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Acquired:
+    """Event: we became leader; ``token`` is ``leaseTransitions`` of our term."""
+
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """Event: we stopped being leader."""
+
+    reason: LostReason
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """Event: the observed holder changed (``None``: nobody holds the Lease)."""
+
+    holder: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Deliver an event to receivers (through the dispatcher thread)."""
+
+    event: Acquired | Lost | Changed
+
+
+Action = Get | Put | Emit
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The timing and behaviour a machine runs with; durations in seconds."""
+
+    identity: str
+    renewal_interval: float
+    renew_deadline: float
+    lease_duration_seconds: int
+    release_on_stop: bool = True
+
+    @property
+    def follower_timeout(self) -> float:
+        """Timeout of a follower's request: the renewal interval, within [1 s, 10 s]."""
+        return min(max(self.renewal_interval, 1.0), 10.0)
+
+    @property
+    def backoff_base(self) -> float:
+        """First retry delay after a failure; doubles per consecutive failure."""
+        return min(max(self.renewal_interval / 8, 0.01), 1.0)
+
+    @property
+    def expiry_jitter(self) -> float:
+        """At most this much is added to an expiry wake-up, so followers do not all collide."""
+        return min(0.05, self.renewal_interval / 10)
+
+
+_NEVER = math.inf
+_MIN_TIMEOUT = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """Everything the election knows. Immutable: ``step`` returns a new one.
+
+    Times are seconds on the monotonic clock. ``wake_at`` is when the elector should send
+    ``TimerFired`` if nothing else happens first (``inf``: wait for an event).
+    """
+
+    policy: Policy
+    state: State = State.STOPPED
+    observed: ObservedLease | None = None
+    observed_at: float = 0.0
+    lease_missing: bool = False
+    known: bool = False  # we hold an answer about the Lease that no later 409 contradicted
+    renewed_at: float = -math.inf
+    renew_at: float = _NEVER
+    token: int = -1
+    max_transitions: int = -1
+    failures: int = 0
+    not_before: float = 0.0
+    poll_at: float = _NEVER
+    watch_healthy: bool = False
+    reported_holder: str | None = None  # as client-go: nobody is reported until someone holds
+    decided: bool = False
+    wake_at: float = _NEVER
+
+    @property
+    def deadline(self) -> float:
+        """While leading: the moment leadership ends unless renewed (monotonic seconds)."""
+        return self.renewed_at + self.policy.renew_deadline
+
+    def expiry(self) -> float:
+        """When the observed holder's claim runs out, by our own observation of it."""
+        if self.observed is None:
+            return -math.inf
+        duration = self.observed.record.lease_duration_seconds
+        if duration <= 0:
+            duration = self.policy.lease_duration_seconds
+        return self.observed_at + duration
+
+    def is_leader_at(self, now: float) -> bool:
+        """True when leading and the renew deadline has not passed at ``now``."""
+        return self.state is State.LEADING and now < self.deadline
+
+
+def step(
+    machine: Machine,
+    observation: Observation,
+    *,
+    now: float,
+    wall: datetime.datetime,
+    jitter: float = 0.0,
+) -> tuple[Machine, tuple[Action, ...]]:
+    """Apply ``observation`` at monotonic time ``now``; return the new machine and its actions.
+
+    ``wall`` is the UTC wall time written into the record; ``jitter`` in [0, 1) spreads
+    retries and wake-ups (the elector passes ``random.random()``, tests pass constants).
+    """
+    t = _Transition(machine, now, wall, jitter)
+    t.handle(observation)
+    return t.finish()
+
+
+class _Transition:
+    """One application of ``step``: a mutable scratch copy, frozen again by ``finish``."""
+
+    def __init__(
+        self, machine: Machine, now: float, wall: datetime.datetime, jitter: float
+    ) -> None:
+        self.m = machine
+        self.now = now
+        self.wall = wall
+        self.jitter = jitter
+        self.actions: list[Action] = []
+
+    # -- helpers -------------------------------------------------------------------------
+    def update(self, **changes: object) -> None:
+        self.m = dataclasses.replace(self.m, **changes)  # type: ignore[arg-type]
+
+    def emit(self, event: Acquired | Lost | Changed) -> None:
+        self.actions.append(Emit(event))
+
+    def backoff(self, failures: int) -> float:
+        policy = self.m.policy
+        delay: float = policy.backoff_base * 2.0 ** min(max(failures - 1, 0), 16)
+        return min(delay, policy.renewal_interval) * (1 + 0.2 * self.jitter)
+
+    def fail(self) -> None:
+        failures = self.m.failures + 1
+        self.update(failures=failures, not_before=self.now + self.backoff(failures))
+
+    def observe(self, lease: ObservedLease | None) -> None:
+        """Take in an authoritative view of the Lease (or its absence)."""
+        m = self.m
+        if lease is None:
+            self.update(lease_missing=True, known=True)
+            return
+        changes: dict[str, object] = {
+            "observed": lease,
+            "lease_missing": False,
+            "known": True,
+            "max_transitions": max(m.max_transitions, lease.record.lease_transitions),
+        }
+        if m.observed is None or m.lease_missing or lease.record != m.observed.record:
+            changes["observed_at"] = self.now
+        self.update(**changes)
+
+    def report_holder(self) -> None:
+        m = self.m
+        holder: str | None = None
+        if m.observed is not None and not m.lease_missing and m.observed.record.is_held:
+            holder = m.observed.record.holder_identity
+        if holder != m.reported_holder:
+            self.update(reported_holder=holder)
+            self.emit(Changed(holder))
+
+    def lose(self, reason: LostReason, *, state: State = State.FOLLOWING) -> None:
+        self.update(state=state, renew_at=_NEVER, renewed_at=-math.inf)
+        self.emit(Lost(reason, self.m.token))
+
+    def expire(self) -> None:
+        if self.m.state is State.LEADING and self.now >= self.m.deadline:
+            self.lose(LostReason.RENEW_FAILED)
+
+    # -- observations ----------------------------------------------------------------------
+    def handle(self, obs: Observation) -> None:
+        if isinstance(obs, WriteSucceeded):
+            # Apply a success before the deadline check: it was sent before the deadline, so
+            # it extends the term from its send time even if the answer came late.
+            self.written(obs)
+            self.expire()
+            return
+        self.expire()
+        if isinstance(obs, Started):
+            if self.m.state is State.STOPPED:
+                self.update(state=State.FOLLOWING, known=False, failures=0, not_before=0.0)
+        elif isinstance(obs, StopRequested):
+            self.stop()
+        elif isinstance(obs, LeaseRead):
+            self.read(obs.lease)
+        elif isinstance(obs, WatchEvent):
+            self.watched(obs.lease)
+        elif isinstance(obs, WatchStatus):
+            self.update(watch_healthy=obs.healthy)
+            if not obs.healthy and self.m.state is State.FOLLOWING:
+                # Events may have been missed while the watch was down: read now.
+                self.update(poll_at=min(self.m.poll_at, self.now))
+        elif isinstance(obs, RequestFailed):
+            self.failed(obs)
+        # TimerFired carries no information: the decision below looks at the clock.
+
+    def stop(self) -> None:
+        m = self.m
+        if m.state is State.LEADING and m.policy.release_on_stop:
+            # Give up leadership *before* the release write: once it lands, another candidate
+            # may start at once, and we must not still be acting as leader then.
+            self.lose(LostReason.RELEASED, state=State.RELEASING)
+            assert m.observed is not None
+            record = LeaseRecord(
+                holder_identity="",
+                lease_duration_seconds=1,
+                acquire_time=self.wall,
+                renew_time=self.wall,
+                lease_transitions=m.observed.record.lease_transitions,
+            )
+            timeout = max(m.deadline - self.now, _MIN_TIMEOUT)
+            self.actions.append(Put(Op.RELEASE, record, m.observed, timeout))
+        elif m.state is State.LEADING:
+            self.lose(LostReason.STOPPED, state=State.STOPPED)
+        elif m.state is State.FOLLOWING:
+            self.update(state=State.STOPPED)
+
+    def read(self, lease: ObservedLease | None) -> None:
+        if self.m.state is State.STOPPED or self.m.state is State.RELEASING:
+            return
+        self.observe(lease)
+        self.update(poll_at=self.now + self.m.policy.renewal_interval * (1 + 0.2 * self.jitter))
+        if self.m.state is State.LEADING:
+            if lease is None:
+                self.lose(LostReason.LEASE_DELETED)
+            elif lease.record.holder_identity != self.m.policy.identity:
+                self.lose(LostReason.TAKEN_OVER)
+            else:
+                # Still ours (a 409 came from someone editing metadata): renew on the new base.
+                self.update(renew_at=self.now)
+        self.report_holder()
+
+    def watched(self, lease: ObservedLease | None) -> None:
+        m = self.m
+        if m.state is State.FOLLOWING:
+            self.observe(lease)
+            self.report_holder()
+        elif m.state is State.LEADING and m.observed is not None:
+            if lease is not None and lease.record == m.observed.record:
+                # Our own write echoed, or a metadata-only edit after it: a fresher base.
+                self.update(observed=lease)
+            else:
+                # Possibly stale; a write settles it either way (rule 4).
+                self.update(renew_at=self.now)
+
+    def written(self, obs: WriteSucceeded) -> None:
+        m = self.m
+        if obs.op is Op.RELEASE:
+            self.update(state=State.STOPPED, observed=obs.lease, observed_at=self.now)
+            return
+        if m.state is State.STOPPED or m.state is State.RELEASING:
+            return
+        self.observe(obs.lease)
+        self.update(
+            failures=0,
+            not_before=0.0,
+            renewed_at=obs.sent_at,
+            renew_at=obs.sent_at + m.policy.renewal_interval,
+        )
+        if m.state is State.FOLLOWING:
+            token = obs.lease.record.lease_transitions
+            self.update(state=State.LEADING, token=token)
+            self.emit(Acquired(token))
+        self.report_holder()
+
+    def failed(self, obs: RequestFailed) -> None:
+        m = self.m
+        if obs.op is Op.RELEASE:
+            self.update(state=State.STOPPED)
+            return
+        if m.state is State.STOPPED or m.state is State.RELEASING:
+            return
+        if obs.failure is Failure.CONFLICT:
+            # Someone wrote since we looked (or the name exists): read, then decide. Repeated
+            # conflicts back off so a Lease that flips constantly cannot spin us.
+            failures = m.failures + 1
+            wait = self.backoff(failures) if failures > 1 else 0.0
+            self.update(known=False, failures=failures, not_before=self.now + wait)
+            return
+        if obs.failure is Failure.NOT_FOUND and obs.op in (Op.ACQUIRE, Op.RENEW):
+            self.observe(None)
+            if m.state is State.LEADING:
+                self.lose(LostReason.LEASE_DELETED)
+            self.report_holder()
+            return
+        # NOT_FOUND on create (no namespace), FORBIDDEN, TRANSIENT: retry later. A leader
+        # keeps retrying until its deadline; `expire` ends the term then.
+        self.fail()
+
+    # -- the decision --------------------------------------------------------------------
+    def finish(self) -> tuple[Machine, tuple[Action, ...]]:
+        if not any(isinstance(a, Get | Put) for a in self.actions):
+            self.decide()
+        return self.m, tuple(self.actions)
+
+    def decide(self) -> None:
+        """Pick the next request, or when to wake up; at most one request at a time."""
+        m = self.m
+        now = self.now
+        if m.state is State.LEADING:
+            self.decide_leading()
+        elif m.state is State.FOLLOWING:
+            self.decide_following()
+        else:
+            self.update(wake_at=_NEVER)
+            return
+        m = self.m
+        if not m.decided and (m.state is State.LEADING or self.held_by_other(now)):
+            self.update(decided=True)
+
+    def held_by_other(self, now: float) -> bool:
+        m = self.m
+        return (
+            m.state is State.FOLLOWING
+            and m.known
+            and not m.lease_missing
+            and m.observed is not None
+            and m.observed.record.is_held
+            and m.observed.record.holder_identity != m.policy.identity
+            and now < m.expiry()
+        )
+
+    def decide_leading(self) -> None:
+        m = self.m
+        due = max(m.renew_at, m.not_before)
+        if self.now < due:
+            self.update(wake_at=min(due, m.deadline))
+            return
+        timeout = max(m.deadline - self.now, _MIN_TIMEOUT)
+        self.update(wake_at=_NEVER)
+        if not m.known or m.observed is None:
+            self.actions.append(Get(timeout))
+            return
+        record = LeaseRecord(
+            holder_identity=m.policy.identity,
+            lease_duration_seconds=m.policy.lease_duration_seconds,
+            acquire_time=m.observed.record.acquire_time or self.wall,
+            renew_time=self.wall,
+            lease_transitions=m.observed.record.lease_transitions,
+        )
+        self.actions.append(Put(Op.RENEW, record, m.observed, timeout))
+
+    def decide_following(self) -> None:
+        m = self.m
+        now = self.now
+        if now < m.not_before:
+            self.update(wake_at=m.not_before)
+            return
+        timeout = m.policy.follower_timeout
+        if not m.known:
+            self.update(wake_at=_NEVER)
+            self.actions.append(Get(timeout))
+            return
+        if m.lease_missing:
+            # Keep fencing tokens growing across a deletion when we saw the old Lease.
+            transitions = m.max_transitions + 1 if m.max_transitions >= 0 else 0
+            self.update(wake_at=_NEVER)
+            self.actions.append(Put(Op.CREATE, self.claim(transitions), None, timeout))
+            return
+        assert m.observed is not None
+        record = m.observed.record
+        expiry = m.expiry()
+        if not record.is_held or record.holder_identity == m.policy.identity or now >= expiry:
+            self.update(wake_at=_NEVER)
+            claim = self.claim(record.lease_transitions + 1)
+            self.actions.append(Put(Op.ACQUIRE, claim, m.observed, timeout))
+            return
+        wake = expiry + m.policy.expiry_jitter * self.jitter
+        if not m.watch_healthy:
+            if now >= m.poll_at:
+                self.update(wake_at=_NEVER)
+                self.actions.append(Get(timeout))
+                return
+            wake = min(wake, m.poll_at)
+        self.update(wake_at=wake, failures=0)
+
+    def claim(self, transitions: int) -> LeaseRecord:
+        return LeaseRecord(
+            holder_identity=self.m.policy.identity,
+            lease_duration_seconds=self.m.policy.lease_duration_seconds,
+            acquire_time=self.wall,
+            renew_time=self.wall,
+            lease_transitions=transitions,
+        )

@@ -1,0 +1,382 @@
+"""state.py: the election's transitions, one situation per test, on a fake clock.
+
+Times are plain floats (the monotonic clock); the policy renews every 2 s, steps down 3 s
+after the last successful renewal was sent, and writes a 4 s lease duration.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+from leader_election.record import ObservedLease, observe
+from leader_election.state import (
+    Acquired,
+    Action,
+    Changed,
+    Emit,
+    Failure,
+    Get,
+    LeaseRead,
+    Lost,
+    LostReason,
+    Machine,
+    Observation,
+    Op,
+    Policy,
+    Put,
+    RequestFailed,
+    Started,
+    State,
+    StopRequested,
+    TimerFired,
+    WatchEvent,
+    WatchStatus,
+    WriteSucceeded,
+    step,
+)
+
+POLICY = Policy(identity="me", renewal_interval=2.0, renew_deadline=3.0, lease_duration_seconds=4)
+WALL = datetime.datetime(2026, 11, 24, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+def lease(
+    holder: str, rv: str, *, transitions: int = 0, duration: int = 4, renew_offset: float = 0.0
+) -> ObservedLease:
+    renew = WALL + datetime.timedelta(seconds=renew_offset)
+    return observe(
+        {
+            "metadata": {"name": "x", "namespace": "default", "resourceVersion": rv},
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": duration,
+                "acquireTime": "2026-11-24T12:00:00.000000Z",
+                "renewTime": renew.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "leaseTransitions": transitions,
+            },
+        }
+    )
+
+
+def written(put: Put, rv: str) -> ObservedLease:
+    """What the server answers to a successful write of ``put``."""
+    body = {
+        "metadata": {"name": "x", "namespace": "default", "resourceVersion": rv},
+        "spec": {
+            "holderIdentity": put.record.holder_identity,
+            "leaseDurationSeconds": put.record.lease_duration_seconds,
+            "leaseTransitions": put.record.lease_transitions,
+        },
+    }
+    return observe(body)
+
+
+class Candidate:
+    """Feeds observations to ``step`` and keeps the events it emitted."""
+
+    def __init__(self, policy: Policy = POLICY) -> None:
+        self.machine = Machine(policy)
+        self.events: list[Acquired | Lost | Changed] = []
+
+    def feed(
+        self, observation: Observation, now: float, *, wall_offset: float = 0.0
+    ) -> list[Action]:
+        wall = WALL + datetime.timedelta(seconds=now + wall_offset)
+        self.machine, actions = step(self.machine, observation, now=now, wall=wall, jitter=0.0)
+        self.events.extend(a.event for a in actions if isinstance(a, Emit))
+        return [a for a in actions if not isinstance(a, Emit)]
+
+    def request(self, observation: Observation, now: float) -> Get | Put:
+        actions = self.feed(observation, now)
+        assert len(actions) == 1, actions
+        action = actions[0]
+        assert isinstance(action, Get | Put)
+        return action
+
+    def lead(self, now: float = 0.0) -> Put:
+        """Start, find no Lease, create it: leading from ``now``."""
+        self.request(Started(), now)
+        create = self.request(LeaseRead(None), now)
+        assert isinstance(create, Put)
+        self.feed(WriteSucceeded(Op.CREATE, written(create, "10"), sent_at=now), now)
+        assert self.machine.state is State.LEADING
+        return create
+
+
+def test_a_new_candidate_reads_the_lease_first() -> None:
+    assert isinstance(Candidate().request(Started(), 0.0), Get)
+
+
+def test_a_missing_lease_is_created_and_the_creator_leads() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    create = c.request(LeaseRead(None), 0.1)
+    assert isinstance(create, Put) and create.op is Op.CREATE and create.base is None
+    assert create.record.holder_identity == "me"
+    assert create.record.lease_transitions == 0
+    assert create.record.lease_duration_seconds == 4
+    c.feed(WriteSucceeded(Op.CREATE, written(create, "10"), sent_at=0.1), 0.2)
+    assert c.machine.state is State.LEADING
+    assert c.events == [Acquired(0), Changed("me")]
+    assert c.machine.is_leader_at(3.09) and not c.machine.is_leader_at(3.1)
+
+
+def test_a_live_lease_of_another_candidate_is_left_alone_until_it_expires() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    assert c.feed(LeaseRead(lease("other", "5", transitions=7)), 1.0) == []
+    assert c.events == [Changed("other")]
+    assert c.machine.wake_at == 5.0  # observed at 1.0 + leaseDurationSeconds 4
+    assert c.machine.decided
+    claim = c.request(TimerFired(), 5.0)
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+    assert claim.base is not None and claim.base.resource_version == "5"  # no read first
+    assert claim.record.lease_transitions == 8
+
+
+def test_expiry_counts_from_when_the_change_was_seen_not_from_renew_time() -> None:
+    # The holder's wall clock is an hour behind ours: renewTime is "an hour old" already.
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    assert c.feed(LeaseRead(lease("other", "5", renew_offset=-3600)), 1.0) == []
+    assert c.machine.wake_at == 5.0
+    # Another renewal arrives by watch: a change, so the wait starts again.
+    assert c.feed(WatchEvent(lease("other", "6", renew_offset=-3598)), 3.0) == []
+    assert c.machine.wake_at == 7.0
+
+
+def test_an_unchanged_record_with_a_new_resource_version_does_not_restart_the_wait() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(LeaseRead(lease("other", "5")), 1.0)
+    c.feed(WatchStatus(healthy=True), 1.0)
+    c.feed(WatchEvent(lease("other", "6")), 3.0)  # a label was edited: same record
+    assert c.machine.wake_at == 5.0
+
+
+def test_a_released_lease_is_taken_at_once() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=3)), 0.5)
+    c.feed(WatchStatus(healthy=True), 0.5)
+    claim = c.request(WatchEvent(lease("", "6", transitions=3, duration=1)), 1.0)
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+    assert claim.record.lease_transitions == 4
+    assert c.events == [Changed("other"), Changed(None)]  # nobody holds it now
+
+
+def test_losing_the_race_for_a_lease_means_reading_it_again() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    claim = c.request(LeaseRead(lease("", "6")), 0.0)
+    assert isinstance(c.request(RequestFailed(Op.ACQUIRE, Failure.CONFLICT, 0.0), 0.01), Get)
+    assert c.feed(LeaseRead(lease("winner", "7", transitions=1)), 0.02) == []
+    assert c.machine.state is State.FOLLOWING
+    assert isinstance(claim, Put)
+
+
+def test_the_leader_renews_on_schedule_with_the_object_it_last_wrote() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    assert c.machine.wake_at == 2.0
+    renew = c.request(TimerFired(), 2.0)
+    assert isinstance(renew, Put) and renew.op is Op.RENEW
+    assert renew.base is not None and renew.base.resource_version == "10"
+    assert renew.record.holder_identity == "me"
+    assert renew.record.lease_transitions == 0  # unchanged while the same term lasts
+    assert math.isclose(renew.timeout, 1.0)  # what is left before the deadline (0 + 3)
+    c.feed(WriteSucceeded(Op.RENEW, written(renew, "11"), sent_at=2.0), 2.05)
+    assert c.machine.deadline == 5.0  # from the send time, not the answer's
+    assert c.machine.wake_at == 4.0
+
+
+def test_a_renewal_that_keeps_failing_steps_down_at_the_deadline() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    renew = c.request(TimerFired(), 2.0)
+    now = 2.0
+    while c.machine.state is State.LEADING:
+        assert isinstance(renew, Get | Put)
+        now = max(now + renew.timeout, now + 0.01) if now + renew.timeout < 3.0 else 3.0
+        actions = c.feed(RequestFailed(Op.RENEW, Failure.TRANSIENT, now - 0.5), now)
+        if c.machine.state is not State.LEADING:
+            break
+        assert c.machine.is_leader_at(now)
+        assert c.machine.wake_at <= c.machine.deadline
+        renew = actions[0] if actions else c.request(TimerFired(), c.machine.wake_at)
+        now = max(now, c.machine.wake_at if not actions else now)
+    assert now <= 3.0
+    assert c.events[-1] == Lost(LostReason.RENEW_FAILED, 0)
+    assert not c.machine.is_leader_at(3.0)
+
+
+def test_a_success_that_arrives_late_still_counts_from_its_send_time() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    renew = c.request(TimerFired(), 2.0)
+    assert isinstance(renew, Put)
+    c.feed(WriteSucceeded(Op.RENEW, written(renew, "11"), sent_at=2.0), 3.2)
+    assert c.machine.state is State.LEADING
+    assert c.machine.deadline == 5.0
+    assert Lost(LostReason.RENEW_FAILED, 0) not in c.events
+
+
+def test_a_leader_whose_lease_was_taken_over_steps_down() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.request(TimerFired(), 2.0)
+    reread = c.request(RequestFailed(Op.RENEW, Failure.CONFLICT, 2.0), 2.01)
+    assert isinstance(reread, Get)
+    c.feed(LeaseRead(lease("thief", "20", transitions=1)), 2.02)
+    assert c.machine.state is State.FOLLOWING
+    assert c.events[-2:] == [Lost(LostReason.TAKEN_OVER, 0), Changed("thief")]
+
+
+def test_a_metadata_edit_does_not_cost_the_leader_its_lease() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.request(TimerFired(), 2.0)
+    c.request(RequestFailed(Op.RENEW, Failure.CONFLICT, 2.0), 2.01)
+    ours = lease("me", "12")
+    renew = c.request(LeaseRead(ours), 2.02)
+    assert isinstance(renew, Put) and renew.op is Op.RENEW
+    assert renew.base == ours
+    assert c.machine.state is State.LEADING
+
+
+def test_a_deleted_lease_ends_the_term_and_is_created_again_with_a_higher_token() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    claim = c.request(LeaseRead(lease("", "5", transitions=6)), 0.0)
+    assert isinstance(claim, Put)
+    c.feed(WriteSucceeded(Op.ACQUIRE, written(claim, "6"), sent_at=0.0), 0.0)
+    assert c.events[0] == Acquired(7)
+    c.request(TimerFired(), 2.0)
+    create = c.request(RequestFailed(Op.RENEW, Failure.NOT_FOUND, 2.0), 2.01)
+    assert Lost(LostReason.LEASE_DELETED, 7) in c.events
+    assert isinstance(create, Put) and create.op is Op.CREATE
+    assert create.record.lease_transitions == 8  # fencing tokens keep growing
+
+
+def test_a_watch_event_that_contradicts_the_leader_is_checked_by_renewing() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.feed(WatchStatus(healthy=True), 0.1)
+    renew = c.request(WatchEvent(lease("someone", "15")), 0.5)  # maybe stale: verify it
+    assert isinstance(renew, Put) and renew.op is Op.RENEW
+    assert c.machine.state is State.LEADING
+    assert c.request(WatchEvent(None), 0.6).op is Op.RENEW  # a deletion too
+
+
+def test_the_echo_of_our_own_write_changes_nothing() -> None:
+    c = Candidate()
+    create = c.lead(0.0)
+    assert c.feed(WatchEvent(written(create, "10")), 0.1) == []
+    assert c.machine.wake_at == 2.0
+
+
+def test_stopping_a_leader_gives_up_leadership_before_releasing() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    release = c.request(StopRequested(), 1.0)
+    assert c.machine.state is State.RELEASING
+    assert not c.machine.is_leader_at(1.0)
+    assert c.events[-1] == Lost(LostReason.RELEASED, 0)
+    assert isinstance(release, Put) and release.op is Op.RELEASE
+    assert release.record.holder_identity == ""
+    assert release.record.lease_duration_seconds == 1
+    assert release.base is not None and release.base.resource_version == "10"
+    c.feed(WriteSucceeded(Op.RELEASE, written(release, "11"), sent_at=1.0), 1.01)
+    assert c.machine.state is State.STOPPED
+
+
+def test_a_failed_release_still_stops() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.request(StopRequested(), 1.0)
+    c.feed(RequestFailed(Op.RELEASE, Failure.TRANSIENT, 1.0), 1.5)
+    assert c.machine.state is State.STOPPED
+
+
+def test_stopping_without_release_leaves_the_lease_to_expire() -> None:
+    c = Candidate(Policy("me", 2.0, 3.0, 4, release_on_stop=False))
+    c.lead(0.0)
+    assert c.feed(StopRequested(), 1.0) == []
+    assert c.machine.state is State.STOPPED
+    assert c.events[-1] == Lost(LostReason.STOPPED, 0)
+
+
+def test_stopping_a_follower_sends_nothing() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(LeaseRead(lease("other", "5")), 0.1)
+    assert c.feed(StopRequested(), 0.2) == []
+    assert c.machine.state is State.STOPPED
+    assert not any(isinstance(e, Lost) for e in c.events)
+
+
+def test_a_follower_without_a_watch_polls_every_renewal_interval() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(LeaseRead(lease("other", "5")), 0.0)
+    assert c.machine.wake_at == 2.0  # the poll comes before the expiry at 4.0
+    assert isinstance(c.request(TimerFired(), 2.0), Get)
+
+
+def test_a_follower_with_a_watch_makes_no_request_until_expiry() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5")), 0.0)
+    assert c.machine.wake_at == 4.0
+
+
+def test_a_broken_watch_makes_the_follower_read_at_once() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5")), 0.0)
+    assert isinstance(c.request(WatchStatus(healthy=False), 1.0), Get)
+
+
+def test_forbidden_and_transient_errors_back_off_exponentially() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    waits = []
+    now = 0.0
+    for _ in range(5):
+        assert c.feed(RequestFailed(Op.GET, Failure.FORBIDDEN, now), now) == []
+        waits.append(c.machine.wake_at - now)
+        now = c.machine.wake_at
+        assert isinstance(c.request(TimerFired(), now), Get)
+    assert waits == [0.25, 0.5, 1.0, 2.0, 2.0]  # base interval/8, doubling, capped at 2 s
+
+
+def test_a_create_in_a_missing_namespace_is_retried_later() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.request(LeaseRead(None), 0.0)
+    assert c.feed(RequestFailed(Op.CREATE, Failure.NOT_FOUND, 0.0), 0.0) == []
+    assert c.machine.wake_at > 0.0
+    assert c.request(TimerFired(), c.machine.wake_at).op is Op.CREATE
+
+
+def test_repeated_conflicts_back_off() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.request(LeaseRead(lease("", "5")), 0.0)
+    c.request(RequestFailed(Op.ACQUIRE, Failure.CONFLICT, 0.0), 0.0)
+    c.request(LeaseRead(lease("", "6")), 0.0)
+    assert c.feed(RequestFailed(Op.ACQUIRE, Failure.CONFLICT, 0.0), 0.0) == []
+    assert c.machine.wake_at > 0.0
+
+
+def test_a_follower_that_sees_its_own_name_in_the_lease_takes_it_back() -> None:
+    # Our renewal was applied but its answer lost; we stepped down; the record names us.
+    c = Candidate()
+    c.request(Started(), 0.0)
+    claim = c.request(LeaseRead(lease("me", "5", transitions=2)), 0.0)
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+    assert claim.record.lease_transitions == 3  # a new term: a new fencing token
