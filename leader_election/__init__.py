@@ -36,7 +36,7 @@ from leader_election.events import (
     leader_lost,
     on_event,
 )
-from leader_election.module import LeaderElectionModule
+from leader_election.module import ElectionObserver, LeaderElectionModule
 from leader_election.options import LeaderElectionOptions
 from leader_election.state import LostReason, State
 
@@ -47,6 +47,7 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "ConflictError",
+    "ElectionObserver",
     "ForbiddenError",
     "LeaderChangedEvent",
     "LeaderElectedEvent",

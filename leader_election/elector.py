@@ -57,6 +57,12 @@ logger = logging.getLogger(__name__)
 _MAX_WAIT = 60.0
 
 EventCallback = Callable[[Acquired | Lost | Changed], None]
+RequestCallback = Callable[[Op, float, Failure | None], None]
+"""Called after every request with its op, its duration (s) and its failure (None: success)."""
+
+
+def _ignore_request(op: Op, seconds: float, failure: Failure | None) -> None:
+    return None
 
 
 def policy_for(options: LeaderElectionOptions) -> Policy:
@@ -91,10 +97,12 @@ class Elector:
         on_event: EventCallback,
         *,
         thread_name: str,
+        on_request: RequestCallback = _ignore_request,
     ) -> None:
         self._options = options
         self._lock = lock
         self._on_event = on_event
+        self._on_request = on_request
         self._clock: Clock = options.clock
         self._level = logging.DEBUG if options.log_at_level == "debug" else logging.INFO
         self._machine = Machine(policy_for(options))
@@ -214,6 +222,15 @@ class Elector:
     def _execute(self, action: Action) -> Observation:
         assert isinstance(action, Get | Put)
         sent_at = self._clock.monotonic()
+        outcome = self._request(action, sent_at)
+        failure = outcome.failure if isinstance(outcome, RequestFailed) else None
+        try:
+            self._on_request(action.op, self._clock.monotonic() - sent_at, failure)
+        except Exception:
+            logger.exception("lease %s: a request observer raised", self._lock.description)
+        return outcome
+
+    def _request(self, action: Get | Put, sent_at: float) -> Observation:
         try:
             if isinstance(action, Get):
                 return LeaseRead(self._lock.get(action.timeout))

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from leader_election import process
 from leader_election.connection import Connection, resolve_connection
@@ -35,16 +35,29 @@ from leader_election.events import (
 )
 from leader_election.lock import LeaseLock
 from leader_election.options import LeaderElectionOptions, default_identity
-from leader_election.state import Acquired, Changed, Lost, LostReason, State
+from leader_election.state import Acquired, Changed, Failure, Lost, LostReason, Op, State
 from leader_election.transport import Transport
 
-__all__ = ["LeaderElectionModule"]
+__all__ = ["ElectionObserver", "LeaderElectionModule"]
 
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 _JOIN_GRACE = 5.0
 _FACTORY_TIMEOUT = 60.0
+
+
+class ElectionObserver(Protocol):
+    """Instrumentation hook (``add_observer``); called on the elector thread, must be fast."""
+
+    def on_request(
+        self, election: LeaderElectionModule, op: str, seconds: float, failure: str | None
+    ) -> None:
+        """After each API request: ``op`` is get/create/acquire/renew/release, ``failure``
+        None on success or conflict/not_found/forbidden/transient."""
+
+    def on_leadership(self, election: LeaderElectionModule, leading: bool) -> None:
+        """When this candidate becomes leader (True) or stops being leader (False)."""
 
 
 class _LeaderJob:
@@ -105,6 +118,7 @@ class LeaderElectionModule:
         self._token: int | None = None
         self._jobs: list[_LeaderJob] = []
         self._jobs_lock = threading.Lock()
+        self._observers: list[ElectionObserver] = getattr(self, "_observers", [])
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -301,6 +315,21 @@ class LeaderElectionModule:
                 job.begin()
         return fn
 
+    def add_observer(self, observer: ElectionObserver) -> None:
+        """Register an instrumentation hook (e.g. ``leader_election.metrics``)."""
+        self._observers.append(observer)
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for observer in list(self._observers):
+            try:
+                getattr(observer, method)(self, *args)
+            except Exception:
+                logger.exception("%r: observer %r raised in %s", self, observer, method)
+
+    def _on_request(self, op: Op, seconds: float, failure: Failure | None) -> None:
+        if self._observers:
+            self._notify("on_request", op.value, seconds, failure.value if failure else None)
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LeaderElectionModule:
         """Start competing for the Lease; returns self.
@@ -482,7 +511,9 @@ class LeaderElectionModule:
             self._emit(Changed(options.identity))
             return
         lock = LeaseLock(Transport(connection.api_client), options.namespace, options.lease_name)
-        self._elector = Elector(options, lock, self._emit, thread_name=prefix)
+        self._elector = Elector(
+            options, lock, self._emit, thread_name=prefix, on_request=self._on_request
+        )
         self._elector.start()
 
     def _await_first_round(self, options: LeaderElectionOptions) -> None:
@@ -516,6 +547,8 @@ class LeaderElectionModule:
             "namespace": options.namespace,
             "identity": options.identity,
         }
+        if isinstance(event, Acquired | Lost):
+            self._notify("on_leadership", isinstance(event, Acquired))
         if isinstance(event, Acquired):
             self._token = event.token
             with self._leading:

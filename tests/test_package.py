@@ -10,6 +10,7 @@ def test_all_is_pinned() -> None:
             "Clock",
             "ConfigurationError",
             "ConflictError",
+            "ElectionObserver",
             "ForbiddenError",
             "LeaderChangedEvent",
             "LeaderElectedEvent",

@@ -1,0 +1,170 @@
+"""A candidate process: ``python -m leader_election.testing.candidate --kubeconfig PATH ...``.
+
+One ``LeaderElectionModule`` in a process of its own, reporting every event as a JSON line on
+stdout (with ``time.monotonic()``, which all processes on a Linux machine share). The demo,
+the multi-process tests, the benchmarks and the chaos suite start it; so can you, to watch a
+failover against ``leader-election serve``.
+
+With ``--action-log PATH`` it also runs a *protected action loop*: every few milliseconds,
+while ``is_leader``, it appends ``monotonic-time identity fencing-token`` to PATH. The time is
+taken *before* asking ``is_leader``, so a logged time is always one at which this process was
+entitled to act; merged logs of all candidates must never interleave.
+
+SIGTERM and SIGINT stop the module (a leader releases the Lease) and exit with status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from leader_election.clock import SkewedClock, SystemClock
+from leader_election.events import (
+    LeaderChangedEvent,
+    LeaderElectedEvent,
+    LeaderLostEvent,
+    leader_changed,
+    leader_elected,
+    leader_lost,
+)
+from leader_election.module import LeaderElectionModule
+
+__all__ = ["main"]
+
+
+class _Reporter:
+    """Writes one JSON object per line to ``out``, thread-safely, flushed at once."""
+
+    def __init__(self, out: TextIO, identity: str) -> None:
+        self._out = out
+        self._identity = identity
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, **fields: Any) -> None:
+        record = {"t": time.monotonic(), "pid": os.getpid(), "identity": self._identity}
+        record["event"] = kind
+        record.update(fields)
+        line = json.dumps(record)
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+
+
+def _protected_loop(
+    election: LeaderElectionModule, path: str, stop: threading.Event, period: float
+) -> None:
+    with open(path, "a", buffering=1, encoding="utf-8") as log:
+        while not stop.is_set():
+            now = time.monotonic()  # before the check: the entitlement is judged at `now`
+            token = election.fencing_token
+            if token is not None and election.is_leader:
+                log.write(f"{now:.6f} {election.identity} {token}\n")
+            stop.wait(period)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m leader_election.testing.candidate",
+        description="Run one leader-election candidate and report its events as JSON lines.",
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig to connect with (default: as usual)")
+    parser.add_argument("--lease", default="demo", help="Lease name (default: demo)")
+    parser.add_argument("--namespace", default="default")
+    parser.add_argument("--identity", help="holder identity (default: unique per process)")
+    parser.add_argument(
+        "--renewal-interval", type=float, default=1000, help="milliseconds (default 1000)"
+    )
+    parser.add_argument("--lease-duration", type=float, help="milliseconds")
+    parser.add_argument("--renew-deadline", type=float, help="milliseconds")
+    parser.add_argument(
+        "--no-release", action="store_true", help="do not release the Lease on stop"
+    )
+    parser.add_argument(
+        "--wall-clock-skew",
+        type=float,
+        default=0.0,
+        help="shift this candidate's wall clock by SECONDS (monotonic time is untouched)",
+    )
+    parser.add_argument("--action-log", help="append protected actions to this file")
+    parser.add_argument(
+        "--action-period", type=float, default=0.002, help="seconds between protected actions"
+    )
+    parser.add_argument(
+        "--run-for", type=float, help="stop by itself after SECONDS (default: run until signal)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options: dict[str, Any] = {
+        "lease_name": args.lease,
+        "namespace": args.namespace,
+        "renewal_interval": args.renewal_interval,
+        "release_on_stop": not args.no_release,
+        "clock": SkewedClock(args.wall_clock_skew) if args.wall_clock_skew else SystemClock(),
+    }
+    for key in ("identity", "kubeconfig", "lease_duration", "renew_deadline"):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    election = LeaderElectionModule.for_root(**options)
+    report = _Reporter(sys.stdout, election.identity)
+    stop = threading.Event()
+
+    def on_elected(_sender: Any, *, event: LeaderElectedEvent) -> None:
+        report("elected", token=event.fencing_token, standalone=event.standalone)
+
+    def on_lost(_sender: Any, *, event: LeaderLostEvent) -> None:
+        report("lost", token=event.fencing_token, reason=event.reason.value)
+
+    def on_changed(_sender: Any, *, event: LeaderChangedEvent) -> None:
+        report("changed", leader=event.leader)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    # Installed before start(): the library's handler releases first, then chains to ours.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    leader_elected.connect(on_elected, sender=election)
+    leader_lost.connect(on_lost, sender=election)
+    leader_changed.connect(on_changed, sender=election)
+    election.start()
+    report(
+        "ready",
+        wall=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        lease=f"{args.namespace}/{args.lease}",
+    )
+    worker = None
+    if args.action_log:
+        worker = threading.Thread(
+            target=_protected_loop,
+            args=(election, args.action_log, stop, args.action_period),
+            name="leader-election-candidate-actions",
+        )
+        worker.start()
+    deadline = None if args.run_for is None else time.monotonic() + args.run_for
+    while not stop.is_set():
+        remaining = 1.0 if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        stop.wait(min(remaining, 1.0))
+    stop.set()
+    if worker is not None:
+        worker.join(5.0)
+    election.stop()
+    report("exit")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
