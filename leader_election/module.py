@@ -14,8 +14,11 @@ import dataclasses
 import functools
 import inspect
 import logging
+import os
+import re
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -119,6 +122,9 @@ class LeaderElectionModule:
         self._jobs: list[_LeaderJob] = []
         self._jobs_lock = threading.Lock()
         self._observers: list[ElectionObserver] = getattr(self, "_observers", [])
+        # The process whose threads run this module: a copy of it in a child forked without
+        # our at-fork hook (uWSGI's default) must never believe it leads.
+        self._pid = os.getpid()
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -216,6 +222,8 @@ class LeaderElectionModule:
         Turns false at the renew deadline on the monotonic clock, even if the elector thread
         is stuck, and before ``leader.lost`` is sent.
         """
+        if self._pid != os.getpid():
+            return False
         if self._standalone:
             return self._phase == "started"
         elector = self._elector
@@ -433,26 +441,54 @@ class LeaderElectionModule:
     def _stop_for_process_exit(self) -> None:
         self.stop()
 
+    def _stop_budget(self) -> float:
+        """The longest ``stop()`` waits (seconds): the renew deadline plus the join grace."""
+        renew_deadline = self.options.renew_deadline
+        assert renew_deadline is not None
+        return renew_deadline.total_seconds() + _JOIN_GRACE
+
     def _restart_after_fork(self) -> None:
-        """In a forked child: the parent's threads are gone; compete as a new candidate."""
+        """In a forked child: the parent's threads are gone; compete as a new candidate.
+
+        Runs with no other thread alive: locks a parent thread held at the fork are never
+        taken (they may stay locked forever), only replaced.
+        """
         options = self.options
         connection = self._connection.reopen() if self._connection is not None else None
         standalone = self._standalone
-        with self._jobs_lock:
-            job_specs = [(job.fn, job.thread_name) for job in self._jobs]
+        elector = self._elector
+        parent_led = standalone or (elector is not None and elector.machine.state is State.LEADING)
+        token = self._token or 0
+        job_specs = [(job.fn, job.thread_name) for job in self._jobs]
         self._lifecycle = threading.RLock()
         self._init_runtime()
-        base = options.identity.rsplit("_", 1)[0] if "_" in options.identity else options.identity
-        identity = f"{base}_{default_identity().rsplit('_', 1)[1]}"
-        self._options = dataclasses.replace(options, identity=identity)
         self._jobs = [_LeaderJob(fn, name) for fn, name in job_specs]
+        if parent_led:
+            # Receivers may track leadership in memory this child inherited: tell them the
+            # parent's term does not continue here (identity: the parent's).
+            self._dispatcher = Dispatcher(f"{self._thread_prefix()}-events", self)
+            self._dispatcher.start()
+            self._emit(Lost(LostReason.STOPPED, token))
+            dispatcher = self._dispatcher
+        else:
+            dispatcher = None
+        identity = _forked_identity(options.identity)
+        self._options = dataclasses.replace(options, identity=identity)
         logger.info(
             "lease %s: forked child %s competes as a new candidate",
             options.lease_description,
             identity,
         )
-        self._launch(self._options, None if standalone else connection)
+        self._launch(self._options, None if standalone else connection, dispatcher=dispatcher)
         process.register(self)
+
+    def _start_in_child(self) -> None:
+        """In a forked worker, start a module its parent deferred (``start_in_children``)."""
+        self._lifecycle = threading.RLock()
+        if self._options is not None:
+            identity = _forked_identity(self._options.identity)
+            self._options = dataclasses.replace(self._options, identity=identity)
+        self.start()
 
     # -- internals -------------------------------------------------------------------------
     def _thread_prefix(self) -> str:
@@ -494,11 +530,20 @@ class LeaderElectionModule:
         self._options = options
         return options
 
-    def _launch(self, options: LeaderElectionOptions, connection: Connection | None) -> None:
+    def _launch(
+        self,
+        options: LeaderElectionOptions,
+        connection: Connection | None,
+        *,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
         prefix = self._thread_prefix()
         self._connection = connection
-        self._dispatcher = Dispatcher(f"{prefix}-events", self)
-        self._dispatcher.start()
+        self._pid = os.getpid()
+        if dispatcher is None:
+            dispatcher = Dispatcher(f"{prefix}-events", self)
+            dispatcher.start()
+        self._dispatcher = dispatcher
         if connection is None:
             self._standalone = True
             logger.warning(
@@ -579,6 +624,18 @@ class LeaderElectionModule:
             )
         else:
             dispatcher.put(leader_changed, LeaderChangedEvent(**common, leader=event.holder))
+
+
+def _forked_identity(identity: str) -> str:
+    """A new identity for a forked child: never its parent's, whose Lease it would renew.
+
+    A default identity (``default_identity()``) is drawn again; an explicit one gets a
+    random suffix.
+    """
+    base, _, suffix = identity.rpartition("_")
+    if base == default_identity().rpartition("_")[0] and re.fullmatch(r"[0-9a-f]{8}", suffix):
+        return default_identity()
+    return f"{identity}_{uuid.uuid4().hex[:8]}"
 
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:

@@ -1,18 +1,31 @@
-"""Process-wide hooks: release at interpreter exit, on SIGTERM/SIGINT, and after ``fork()``.
+"""Process-wide hooks: release at interpreter exit, on SIGTERM/SIGINT, and across ``fork()``.
 
 - **Exit**: an ``atexit`` hook stops every running module, so a leader releases its Lease when
-  the interpreter ends normally. (Our threads are daemon threads for exactly this reason:
-  Python joins non-daemon threads *before* running ``atexit`` hooks.)
+  the interpreter ends normally (gunicorn and uWSGI workers end that way too). Our threads are
+  daemon threads for exactly this reason: Python joins non-daemon threads *before* running
+  ``atexit`` hooks.
 - **Signals**: when a module with ``handle_signals=True`` starts in the main thread, a handler
-  for SIGTERM and SIGINT is installed once. It stops the running modules (releasing the Lease)
-  and then hands the signal to the handler that was there before — a Python callable is
-  called, the default disposition is restored and the signal re-raised, an ignored signal stays
-  ignored. Handlers are never installed from another thread (Python forbids it); such modules
+  for SIGTERM and SIGINT is installed once per process, but only over a handler we can hand
+  the signal on to: the default disposition or a Python callable. A signal that is ignored
+  (``nohup``, a uWSGI worker) or handled by C code outside Python (``signal.getsignal`` is
+  ``None``) is left alone — releasing on a signal the process is meant to survive would leave
+  it running without competing. Our handler stops the running modules (a leader releases) on
+  a helper thread joined with a bound — the handler runs on the main thread between two
+  bytecodes, possibly while that thread holds a lock ``stop()`` needs — and then hands the
+  signal to the previous handler: a Python callable is called; the default disposition is
+  restored and the signal re-raised, so the process ends with the status its supervisor
+  expects. Handlers are never installed from another thread (Python forbids it); such modules
   rely on the exit hook and on ``stop()``.
-- **fork**: threads do not survive ``fork()``. In the child every module that was running is
-  restarted as a *new candidate* with a new identity and a new connection pool (gunicorn
-  ``--preload``, uWSGI without lazy-apps, multiprocessing); the parent is untouched. A child
-  therefore never believes it leads without a thread renewing.
+- **fork**: threads do not survive ``fork()``. In the child, every module that was running is
+  restarted as a *new candidate* with a new identity and a new connection pool, after a
+  ``leader.lost`` (reason ``stopped``) if the parent led at that moment, so receivers that
+  track leadership in memory inherited from the parent are corrected; the parent is
+  untouched. Modules registered with ``start_in_children`` (the Flask and Django integrations
+  do so in a gunicorn ``--preload`` or uWSGI master) never run in the parent and start in
+  each child their predicate accepts. The child hook runs from ``os.register_at_fork`` and,
+  under uWSGI — which forks workers without running Python's at-fork hooks unless
+  ``py-call-osafterfork`` is set — from its postfork hook; once per child either way. Were no
+  hook to run at all, ``is_leader`` of the copy in the child is false (it checks the pid).
 """
 
 from __future__ import annotations
@@ -22,10 +35,11 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
 
-__all__ = ["register", "unregister"]
+__all__ = ["register", "start_in_children", "unregister"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +50,25 @@ class Stoppable(Protocol):
 
     def _stop_for_process_exit(self) -> None: ...
 
+    def _stop_budget(self) -> float: ...
+
     def _restart_after_fork(self) -> None: ...
+
+    def _start_in_child(self) -> None: ...
 
 
 class _Registry:
-    """The process's running modules and the signal handlers we replaced."""
+    """The process's running modules, the deferred ones, and the signal handlers we replaced."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.running: dict[int, Stoppable] = {}
+        self.deferred: dict[int, tuple[Stoppable, Callable[[], bool]]] = {}
         self.previous: dict[int, Any] = {}
         self.installed_in_pid: int | None = None
+        # The process whose modules these are: the child hooks act once per new pid.
+        self.pid = os.getpid()
+        self.uwsgi_hooked = False
 
 
 _registry = _Registry()
@@ -58,6 +80,7 @@ def register(module: Stoppable) -> None:
     """Track a started module; install the signal handlers if it wants them and we can."""
     with _registry.lock:
         _registry.running[id(module)] = module
+        _hook_uwsgi_postfork()
         if module.handle_signals:
             _install_signal_handlers()
 
@@ -65,8 +88,23 @@ def register(module: Stoppable) -> None:
 def unregister(module: Stoppable) -> None:
     with _registry.lock:
         _registry.running.pop(id(module), None)
+        _registry.deferred.pop(id(module), None)
 
 
+def start_in_children(module: Stoppable, accept: Callable[[], bool]) -> None:
+    """Start ``module`` in each forked child where ``accept()`` is true, never in this process.
+
+    For pre-fork servers that load the application in a master which only supervises
+    (gunicorn ``--preload``, uWSGI without ``lazy-apps``): the workers compete, the master
+    does not. ``accept`` runs in the child, right after the fork, and tells a worker from
+    other children of the master (gunicorn's dirty arbiter, uWSGI mules).
+    """
+    with _registry.lock:
+        _registry.deferred[id(module)] = (module, accept)
+        _hook_uwsgi_postfork()
+
+
+# -- signals -------------------------------------------------------------------------------
 def _install_signal_handlers() -> None:
     if threading.current_thread() is not threading.main_thread():
         logger.debug("not in the main thread: SIGTERM/SIGINT handlers not installed")
@@ -77,6 +115,13 @@ def _install_signal_handlers() -> None:
         current = signal.getsignal(signum)
         if current is _on_signal:
             continue
+        if current is None or current == signal.SIG_IGN:
+            logger.debug(
+                "%s is %s: not handled here; a leader releases at exit or stop()",
+                signal.Signals(signum).name,
+                "ignored" if current is not None else "handled outside Python",
+            )
+            continue
         _registry.previous[signum] = current
         signal.signal(signum, _on_signal)
     _registry.installed_in_pid = os.getpid()
@@ -85,23 +130,42 @@ def _install_signal_handlers() -> None:
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     with _registry.lock:
         modules = [m for m in _registry.running.values() if m.handle_signals]
-    for module in modules:
-        try:
-            module._stop_for_process_exit()
-        except Exception:
-            logger.exception("stopping a leader election on signal %d failed", signum)
+    if modules:
+        _stop_on_helper_thread(modules, signal.Signals(signum).name)
     previous = _registry.previous.get(signum, signal.SIG_DFL)
     if callable(previous):
         previous(signum, frame)
         return
     if previous == signal.SIG_IGN:
         return
-    # The default disposition (or one set outside Python): restore it and let it act, so the
-    # process ends with the status its supervisor expects.
+    # The default disposition: restore it and let it act, so the process ends with the status
+    # its supervisor expects.
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
 
+def _stop_on_helper_thread(modules: list[Stoppable], why: str) -> None:
+    def stop_all() -> None:
+        for module in modules:
+            try:
+                module._stop_for_process_exit()
+            except Exception:
+                logger.exception("stopping a leader election on %s failed", why)
+
+    budget = sum(module._stop_budget() for module in modules) + 1.0
+    thread = threading.Thread(target=stop_all, name="leader-election-signal-release", daemon=True)
+    thread.start()
+    thread.join(budget)
+    if thread.is_alive():
+        logger.error(
+            "releasing on %s did not finish within %.1f s; handing the signal on (the Lease "
+            "expires instead of being released)",
+            why,
+            budget,
+        )
+
+
+# -- exit ----------------------------------------------------------------------------------
 def _at_exit() -> None:
     with _registry.lock:
         modules = list(_registry.running.values())
@@ -112,19 +176,60 @@ def _at_exit() -> None:
             logger.exception("stopping a leader election at exit failed")
 
 
+# -- fork ----------------------------------------------------------------------------------
 def _after_fork_in_child() -> None:
+    pid = os.getpid()
+    if _registry.pid == pid:
+        # Both hooks ran (uWSGI with py-call-osafterfork), or uWSGI called its postfork hook
+        # in the process that loaded the application: nothing was inherited here.
+        return
+    _registry.pid = pid
     # The lock may have been held by a parent thread that does not exist here.
     _registry.lock = threading.RLock()
-    modules = list(_registry.running.values())
+    running = list(_registry.running.values())
     _registry.running.clear()
+    deferred = list(_registry.deferred.values())
+    # Started here, or not wanted here: a grandchild must not start them again.
+    _registry.deferred.clear()
     # Signal dispositions survive fork: our handler stays installed and chains as before.
     if _registry.installed_in_pid is not None:
-        _registry.installed_in_pid = os.getpid()
-    for module in modules:
+        _registry.installed_in_pid = pid
+    for module in running:
         try:
             module._restart_after_fork()
         except Exception:
             logger.exception("restarting a leader election after fork failed")
+    for module, accept in deferred:
+        try:
+            if accept():
+                module._start_in_child()
+        except Exception:
+            logger.exception("starting a leader election in a forked worker failed")
+
+
+def _hook_uwsgi_postfork() -> None:
+    """Under uWSGI, run the child hook from its postfork hook too (see the module docstring)."""
+    if _registry.uwsgi_hooked:
+        return
+    _registry.uwsgi_hooked = True
+    try:
+        import uwsgi  # noqa: PLC0415 - exists only inside a uWSGI process
+    except ImportError:
+        return
+    try:
+        import uwsgidecorators  # noqa: PLC0415 - only inside uWSGI
+
+        # Chains with the application's own @postfork functions instead of replacing them.
+        uwsgidecorators.postfork(_after_fork_in_child)
+    except ImportError:
+        previous = getattr(uwsgi, "post_fork_hook", None)
+
+        def hook() -> None:
+            _after_fork_in_child()
+            if callable(previous):
+                previous()
+
+        uwsgi.post_fork_hook = hook
 
 
 atexit.register(_at_exit)
