@@ -258,6 +258,8 @@ class LeaderElectionModule:
     @property
     def fencing_token(self) -> int | None:
         """``leaseTransitions`` of the current term while leader, else ``None``."""
+        if self._pid != os.getpid():
+            return None
         if self._standalone:
             return 0 if self._phase == "started" else None
         elector = self._elector
@@ -463,7 +465,7 @@ class LeaderElectionModule:
         standalone = self._standalone
         elector = self._elector
         parent_led = standalone or (elector is not None and elector.machine.state is State.LEADING)
-        token = self._token or 0
+        token = elector.machine.token if elector is not None else 0
         job_specs = [(job.fn, job.thread_name) for job in self._jobs]
         self._lifecycle = threading.RLock()
         self._init_runtime()
