@@ -1,0 +1,55 @@
+"""One module in a process of its own, to test signal handling for real:
+``python signal_candidate.py KUBECONFIG LEASE MODE``.
+
+MODE: ``chain`` (a Python SIGTERM handler was there before the module started), ``default``
+(SIGTERM at its default disposition), ``ignored`` (SIGTERM ignored), ``opt-out``
+(``handle_signals=False``), ``thread`` (the module is started from another thread).
+Prints ``ready IDENTITY HANDLER`` once leading (HANDLER: what SIGTERM's handler is now).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from leader_election import LeaderElectionModule
+
+kubeconfig, lease, mode = sys.argv[1:4]
+election = LeaderElectionModule.for_root(
+    lease_name=lease,
+    kubeconfig=kubeconfig,
+    renewal_interval=500,
+    lease_duration=10000,
+    handle_signals=mode != "opt-out",
+)
+done = threading.Event()
+
+
+def previous_handler(signum: int, frame: object) -> None:
+    # Runs after the library's handler: the Lease is already released.
+    print(f"chained state={election.state.value} leader={election.is_leader}", flush=True)
+    done.set()
+
+
+if mode == "chain":
+    signal.signal(signal.SIGTERM, previous_handler)
+elif mode == "ignored":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+if mode == "thread":
+    starter = threading.Thread(target=election.start, name="starter")
+    starter.start()
+    starter.join()
+else:
+    election.start()
+election.wait_for_leadership(10)
+handler = signal.getsignal(signal.SIGTERM)
+names = {signal.SIG_IGN: "SIG_IGN", signal.SIG_DFL: "SIG_DFL"}
+name = names.get(handler, getattr(handler, "__name__", repr(handler)))
+print(f"ready {election.identity} {name}", flush=True)
+if mode == "thread":
+    sys.exit(0)  # normal exit: the atexit hook releases
+while not done.wait(0.2):
+    pass
+print("exiting", flush=True)

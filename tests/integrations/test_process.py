@@ -1,0 +1,260 @@
+"""Process hooks for real: ``os.fork()`` of a leading module, a child forked without any
+Python hook (as uWSGI forks by default), deferred starts in forked workers, and SIGTERM with
+every kind of previous handler."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leader_election import LeaderElectionModule, LeaderLostEvent, LostReason, leader_lost
+from leader_election import process as process_hooks
+from leader_election.testing import LeaseAPIServer, wait_for
+
+from .conftest import APPS, LEASE, base_env, holder
+
+pytestmark = pytest.mark.processes
+
+FAST = {"renewal_interval": 200, "lease_duration": 1000}
+
+
+@pytest.fixture
+def election(server: LeaseAPIServer) -> Iterator[LeaderElectionModule]:
+    module = LeaderElectionModule.for_root(
+        lease_name=LEASE, handle_signals=False, api_client=server.api_client(), **FAST
+    )
+    try:
+        yield module
+    finally:
+        module.stop()
+        process_hooks.unregister(module)
+
+
+def fork_child(fork: Callable[[], int], child: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``child()`` in a forked process; return what it returned (JSON through a pipe).
+
+    The child never returns into pytest: whatever happens it ends with ``os._exit``.
+    """
+    read_end, write_end = os.pipe()
+    # Python 3.12+ warns that forking a multi-threaded process may deadlock the child; that
+    # hazard is what this test is about, and the child only runs code written for it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.close(read_end)
+            try:
+                result = child()
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            os.write(write_end, json.dumps(result).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, code = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(code) == 0, data
+    result: dict[str, Any] = json.loads(data)
+    assert "error" not in result, result["error"]
+    return result
+
+
+def test_a_forked_child_competes_as_a_new_candidate_and_the_parent_keeps_leading(
+    server: LeaseAPIServer, election: LeaderElectionModule
+) -> None:
+    lost: list[LeaderLostEvent] = []
+    leader_lost.connect(lambda _s, event: lost.append(event), sender=election, weak=False)
+    election.start()
+    assert election.wait_for_leadership(10)
+    parent = election.identity
+    renewed_before = server.get_object("leases", "default", LEASE)["spec"]["renewTime"]
+
+    def child() -> dict[str, Any]:
+        samples = [election.is_leader]  # the very first look, before anything ran
+        thread_names = [t.name for t in threading.enumerate()]
+        # Receivers tracking leadership in memory hear that the parent's term is not theirs.
+        wait_for(lambda: lost, 5, what="leader.lost in the child")
+        wait_for(lambda: election.leader_identity == parent, 5, what="the child to follow")
+        # Sample through more than a lease duration: never leader while the parent renews.
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:
+            samples.append(election.is_leader)
+            time.sleep(0.002)
+        report = {
+            "identity": election.identity,
+            "state": election.state.value,
+            "ever_leader": any(samples),
+            "token": election.fencing_token,
+            "threads": thread_names,
+            "lost": [[e.identity, e.reason.value] for e in lost],
+            "healthy": election.healthy(),
+        }
+        election.stop()
+        return report
+
+    result = fork_child(os.fork, child)
+    assert result["identity"] != parent
+    assert result["ever_leader"] is False
+    assert result["token"] is None
+    assert result["state"] == "following"
+    assert result["healthy"] is True
+    assert result["lost"] == [[parent, LostReason.STOPPED.value]]
+    assert f"leader-election[default/{LEASE}]" in result["threads"]
+    # The parent was never disturbed: it leads, got no leader.lost, and kept renewing.
+    assert election.is_leader
+    assert lost == []
+    assert holder(server) == parent
+    wait_for(
+        lambda: (
+            server.get_object("leases", "default", LEASE)["spec"]["renewTime"] != renewed_before
+        ),
+        5,
+        what="the parent to keep renewing",
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="raw fork(2) through libc")
+def test_a_child_forked_without_any_hook_never_believes_it_leads(
+    election: LeaderElectionModule,
+) -> None:
+    election.start()
+    assert election.wait_for_leadership(10)
+    # fork(2) itself, as uWSGI calls it: no at-fork hook runs, the copy keeps the parent's
+    # state and deadline. PyDLL keeps the GIL held across the call.
+    raw_fork = ctypes.PyDLL(None).fork
+
+    def child() -> dict[str, Any]:
+        return {"leader": election.is_leader, "token": election.fencing_token}
+
+    assert fork_child(raw_fork, child) == {"leader": False, "token": None}
+    assert election.is_leader
+
+
+def test_a_deferred_module_starts_in_accepted_children_only(
+    server: LeaseAPIServer, election: LeaderElectionModule
+) -> None:
+    accept = {"value": False}
+    process_hooks.start_in_children(election, lambda: accept["value"])
+
+    def child() -> dict[str, Any]:
+        # The hook ran inside fork(): a module that starts here has started already.
+        started = election.state.value != "stopped"
+        leading = started and election.wait_for_leadership(5)
+        report = {"identity": election.identity, "started": started, "leader": leading}
+        report["holder"] = election.leader_identity
+        election.stop()
+        return report
+
+    refused = fork_child(os.fork, child)
+    assert refused["started"] is False
+    accept["value"] = True
+    accepted = fork_child(os.fork, child)
+    assert accepted["leader"] is True
+    assert accepted["holder"] == accepted["identity"]
+    # ...with an identity of its own, and it released when it stopped.
+    assert accepted["identity"] != election.identity
+    assert holder(server) == ""
+    assert election.state.value == "stopped"  # never started here
+
+
+# -- signals, each in a process of its own ---------------------------------------------------
+@pytest.fixture
+def candidate(server: LeaseAPIServer, services: Any, tmp_path: Path) -> Callable[[str], Any]:
+    def start(mode: str) -> Any:
+        kubeconfig = server.write_kubeconfig(tmp_path / "candidate.kubeconfig")
+        argv = [sys.executable, str(APPS / "signal_candidate.py"), str(kubeconfig), LEASE, mode]
+        service = services(argv, env=base_env())
+        ready = wait_for(
+            lambda: (
+                [line for line in service.output().splitlines() if line.startswith("ready")]
+                or service.proc.poll() is not None
+            ),
+            30,
+            what=f"the {mode} candidate to lead",
+        )
+        assert isinstance(ready, list), service.output()
+        _, identity, handler = ready[0].split()
+        if mode != "thread":  # that one exits as soon as it led
+            assert holder(server) == identity
+        service.identity, service.handler = identity, handler
+        return service
+
+    return start
+
+
+def test_sigterm_releases_then_calls_the_previous_python_handler(
+    server: LeaseAPIServer, candidate: Callable[[str], Any]
+) -> None:
+    proc = candidate("chain")
+    assert proc.handler == "_on_signal"
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert "chained state=stopped leader=False" in proc.output()
+    assert holder(server) == ""
+
+
+def test_sigterm_at_the_default_disposition_releases_and_still_kills(
+    server: LeaseAPIServer, candidate: Callable[[str], Any]
+) -> None:
+    proc = candidate("default")
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(10) == -signal.SIGTERM  # the status a supervisor expects
+    assert holder(server) == ""
+
+
+def test_an_ignored_sigterm_stays_ignored_and_the_process_keeps_leading(
+    server: LeaseAPIServer, candidate: Callable[[str], Any]
+) -> None:
+    proc = candidate("ignored")
+    assert proc.handler == "SIG_IGN"
+    before = server.get_object("leases", "default", LEASE)["spec"]["renewTime"]
+    proc.signal(signal.SIGTERM)
+    wait_for(
+        lambda: server.get_object("leases", "default", LEASE)["spec"]["renewTime"] != before,
+        5,
+        what="a renewal after the ignored SIGTERM",
+    )
+    assert proc.proc.poll() is None
+    assert holder(server) == proc.identity
+    proc.signal(signal.SIGKILL)
+    proc.wait(10)
+
+
+def test_handle_signals_false_leaves_sigterm_to_the_host(
+    server: LeaseAPIServer, candidate: Callable[[str], Any]
+) -> None:
+    proc = candidate("opt-out")
+    assert proc.handler == "SIG_DFL"
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(10) == -signal.SIGTERM
+    assert holder(server) == proc.identity  # not released: left to expire
+
+
+def test_started_from_another_thread_no_handler_and_the_exit_hook_releases(
+    server: LeaseAPIServer, candidate: Callable[[str], Any]
+) -> None:
+    proc = candidate("thread")
+    assert proc.handler == "SIG_DFL"
+    assert proc.wait(10) == 0
+    assert holder(server) == ""
