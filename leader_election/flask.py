@@ -29,7 +29,9 @@ import difflib
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping
+from types import FrameType
 from typing import Any, TypeVar
 
 try:
@@ -350,13 +352,29 @@ def _flask_command() -> tuple[str, bool] | None:
     ctx = click.get_current_context(silent=True)
     if ctx is None or not isinstance(ctx.find_root().command, FlaskGroup):
         return None
-    if ctx.command is ctx.find_root().command:
-        return "", False
+    if isinstance(ctx.command, FlaskGroup):
+        # FlaskGroup.get_command loads the app to look up a command the app defines: that
+        # command's context does not exist yet, its name is get_command's argument.
+        return _command_being_looked_up(), False
     name = ctx.command.name or ""
     if name != "run":
         return name, False
     reload = ctx.params.get("reload")
     return name, bool(get_debug_flag() if reload is None else reload)
+
+
+def _command_being_looked_up() -> str:
+    from flask.cli import FlaskGroup  # noqa: PLC0415
+
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "get_command" and isinstance(
+            frame.f_locals.get("self"), FlaskGroup
+        ):
+            name = frame.f_locals.get("name")
+            return name if isinstance(name, str) else ""
+        frame = frame.f_back
+    return ""  # flask --help, listing the commands
 
 
 def _verdict(app: Flask) -> serving.Verdict:

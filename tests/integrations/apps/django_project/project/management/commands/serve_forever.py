@@ -11,7 +11,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        self.stdout.write("serving", ending="\n")
+        self.stdout.write("serve_forever: handler installed", ending="\n")
         self.stdout.flush()
         while not stop.wait(0.5):
             pass
