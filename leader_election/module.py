@@ -383,6 +383,7 @@ class LeaderElectionModule:
         with self._lifecycle:
             if self._phase != "started":
                 self._phase = "stopped"
+                process.unregister(self)  # it may wait to start in forked workers
                 return
             self._phase = "stopped"
             process.unregister(self)

@@ -258,3 +258,15 @@ def test_started_from_another_thread_no_handler_and_the_exit_hook_releases(
     assert proc.handler == "SIG_DFL"
     assert proc.wait(10) == 0
     assert holder(server) == ""
+
+
+def test_a_deferred_module_stopped_before_the_fork_does_not_start_in_children(
+    election: LeaderElectionModule,
+) -> None:
+    process_hooks.start_in_children(election, lambda: True)
+    election.stop()
+
+    def child() -> dict[str, Any]:
+        return {"state": election.state.value}
+
+    assert fork_child(os.fork, child) == {"state": "stopped"}
