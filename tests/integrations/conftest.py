@@ -183,8 +183,9 @@ def candidates(tmp_path: Path) -> dict[int, str]:
     path = tmp_path / "candidates.txt"
     if not path.exists():
         return {}
-    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
-    return {int(pid): identity for pid, identity in pairs}
+    pairs = [line.split() for line in path.read_text().splitlines()]
+    # A line being appended right now may be incomplete: it is read again next time.
+    return {int(pair[0]): pair[1] for pair in pairs if len(pair) == 2}
 
 
 def workers_seen(url: str, count: int, timeout: float = 30.0) -> dict[int, dict[str, Any]]:

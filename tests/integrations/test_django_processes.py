@@ -47,7 +47,9 @@ def test_runserver_with_the_autoreloader_has_one_candidate_across_reloads(
     first = wait_for(lambda: try_get_json(whoami), 30, what="runserver to answer")
     assert first["pid"] != runserver.pid  # the autoreloader's child serves...
     wait_for(lambda: holder(server) == first["identity"], 10, what="the child to lead")
-    assert candidates(tmp_path) == {first["pid"]: first["identity"]}  # ...and alone competes
+    # ...and alone competes (each candidate records itself from a leader.changed receiver).
+    only_child = {first["pid"]: first["identity"]}
+    wait_for(lambda: candidates(tmp_path) == only_child, 5, what=f"candidates {only_child}")
     assert f"{runserver.pid} leader_election.serving INFO" in runserver.output()
     assert "the autoreloader's watcher of manage.py runserver" in runserver.output()
 
@@ -66,10 +68,8 @@ def test_runserver_with_the_autoreloader_has_one_candidate_across_reloads(
     second = wait_for(reloaded, 30, what="the reloaded child to answer", interval=0.2)
     wait_for(lambda: holder(server) == second["identity"], 10, what="the new child to lead")
     assert not process_alive(first["pid"])
-    assert candidates(tmp_path) == {
-        first["pid"]: first["identity"],
-        second["pid"]: second["identity"],
-    }
+    both = {first["pid"]: first["identity"], second["pid"]: second["identity"]}
+    wait_for(lambda: candidates(tmp_path) == both, 5, what=f"candidates {both}")
     transitions = server.get_object("leases", "default", "integrations")["spec"]
     assert transitions["leaseTransitions"] == 1  # released, then acquired: no expiry wait
 

@@ -35,7 +35,9 @@ def test_flask_run_has_one_candidate_the_serving_process(
     else:
         assert serving["pid"] == flask.pid
     wait_for(lambda: holder(server) == serving["identity"], 10, what="it to lead")
-    assert candidates(tmp_path) == {serving["pid"]: serving["identity"]}  # ...and alone competes
+    # ...and alone competes (each candidate records itself from a leader.changed receiver).
+    alone = {serving["pid"]: serving["identity"]}
+    wait_for(lambda: candidates(tmp_path) == alone, 5, what=f"candidates {alone}")
 
     os.killpg(flask.pid, signal.SIGINT)  # Ctrl-C in the terminal
     flask.wait(15)

@@ -8,6 +8,7 @@ believes; every process whose election starts appends ``pid identity`` to
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -18,6 +19,8 @@ from flask.typing import ResponseReturnValue
 from leader_election import LeaderChangedEvent, leader_changed
 from leader_election.flask import LeaderElection
 
+# The library's transitions, with the pid, in the server's output (shown when a test fails).
+logging.basicConfig(level=logging.INFO, format="%(process)d %(threadName)s %(name)s %(message)s")
 election_ext = LeaderElection()
 _recorded: set[int] = set()
 
@@ -39,7 +42,11 @@ def create_app() -> Flask:
 
     @app.get("/whoami")
     def whoami() -> ResponseReturnValue:
-        # ?hold=S keeps this worker busy, so that concurrent requests reach the others.
+        # ?hold=S keeps this worker busy, so that concurrent requests reach the others;
+        # ?busy=PATH appends this pid to PATH first, so a test knows the request is running.
+        if request.args.get("busy"):
+            with open(request.args["busy"], "a", encoding="utf-8") as out:
+                out.write(f"{os.getpid()}\n")
         time.sleep(min(float(request.args.get("hold", 0)), 1.0))
         election = election_ext.election
         started = election.state.value != "stopped"
