@@ -181,7 +181,7 @@ def test_a_holder_written_by_hand_takes_the_lease_over(
 def test_a_storm_of_metadata_edits_does_not_dethrone_the_leader(
     candidate: Factory, server: LeaseAPIServer
 ) -> None:
-    """Fifty label edits a second: renewals conflict, re-read, and carry on."""
+    """Fifty label edits a second while the leader renews five times a second."""
     leader = candidate("leader")
     leader.start()
     wait_for(lambda: leader.is_leader, what="leader to lead")
@@ -199,7 +199,10 @@ def test_a_storm_of_metadata_edits_does_not_dethrone_the_leader(
             pause.wait(0.02)
         assert leader.is_leader
     assert lost == []
-    assert server.requests.count(user="leader", verb="update", code=409) > 0
+    assert n >= 100
+    # Renewals kept landing: the watch hands the leader each edited object as its next base
+    # (the record is unchanged), and a renewal that still conflicts re-reads and retries.
+    assert server.requests.count(user="leader", verb="update", code=200) >= 3.0 / 0.2 - 2
 
 
 def test_a_blackholed_leader_steps_down_before_anyone_takes_over(
