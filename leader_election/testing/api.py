@@ -1061,7 +1061,12 @@ class Api:
         errors += rtype.validate_update(obj, old)
         if errors:
             raise status.invalid(rtype.group, rtype.kind, name, errors)
-        # 4. etcd3's GuaranteedUpdate skips a write that changes nothing: same RV, no event.
+        # 4. The last finalizer of an object being deleted is gone: the update deletes it.
+        if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            if not write.dry_run:
+                txn.delete(rtype, namespace, name)
+            return self._respond(write, obj, code=200)
+        # 5. etcd3's GuaranteedUpdate skips a write that changes nothing: same RV, no event.
         if obj == old:
             return self._respond(write, existing, code=200)
         return self._respond(write, obj if write.dry_run else txn.put(rtype, obj), code=200)
@@ -1163,6 +1168,9 @@ class Api:
                         f'namespaces "{name}" is forbidden: this namespace may not be deleted',
                     )
                 return self._delete_namespace(request, output, txn, existing, dry_run)
+            if existing.obj["metadata"].get("finalizers"):
+                # Finalizers hold the object: it is only marked, and goes when they are removed.
+                return self._mark_deleted(request, output, txn, existing, dry_run)
             deleted = existing if dry_run else txn.delete(rtype, request_namespace, name)
             meta = deleted.obj["metadata"]
             body = status.success(
@@ -1171,6 +1179,19 @@ class Api:
             return encode(output, body)
 
         return self.store.transact(delete)
+
+    def _mark_deleted(
+        self, request: Request, output: _Output, txn: Transaction, existing: Record, dry_run: bool
+    ) -> Response:
+        rtype = existing.rtype
+        if existing.obj["metadata"].get("deletionTimestamp"):
+            return self._object_response(request, output, rtype, existing, code=200)
+        meta = dict(existing.obj["metadata"])
+        meta["deletionTimestamp"] = kubetime.format_time(kubetime.now())
+        meta["deletionGracePeriodSeconds"] = 0
+        obj = {**existing.obj, "metadata": _ordered_meta(meta)}
+        record: Record | dict[str, Any] = obj if dry_run else txn.put(rtype, obj)
+        return self._object_response(request, output, rtype, record, code=200)
 
     def _delete_namespace(
         self, request: Request, output: _Output, txn: Transaction, existing: Record, dry_run: bool

@@ -220,11 +220,11 @@ class LeaseAPIServer:
             listener = socket.socket(
                 socket.AF_INET6 if ":" in self._host else socket.AF_INET, socket.SOCK_STREAM
             )
+            self._listener = listener  # closed by _cleanup() if binding fails
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((self._host, self._requested_port))
             listener.listen(128)
             listener.setblocking(False)
-            self._listener = listener
             self._port = listener.getsockname()[1]
             self._wakeup = socket.socketpair()
             self._kubeconfig_path = self.write_kubeconfig(self._tmpdir / "kubeconfig")
@@ -671,10 +671,25 @@ class LeaseAPIServer:
                 subresource=info.subresource,
             )
         )
-        code = 0
         fault_kind = ""
+        logged = False
         keep_alive = request.keep_alive
         head_only = request.method == "HEAD"
+
+        def log(code: int) -> None:
+            # Logged before the answer is written: a client that got its answer finds its
+            # request in the log at once.
+            nonlocal logged
+            if not logged:
+                logged = True
+                duration = time.monotonic() - started
+                self._requests.end(token, code=code, duration=duration, fault=fault_kind)
+
+        def answer(response: Response, *, keep: bool) -> bool:
+            log(response.code)
+            self._write(conn, response, keep_alive=keep, head_only=head_only)
+            return keep
+
         try:
             user = self._authenticate(request, peer_cert)
             self._requests.update(token, user=user.name)
@@ -688,38 +703,29 @@ class LeaseAPIServer:
             if action is not None:
                 if action.kind == "error":
                     raise _injected_error(action)
-                if action.kind == "drop":
-                    return False
-                self._hold(conn, action)
-                return False
+                if action.kind == "blackhole":
+                    self._hold(conn, action)
+                return False  # dropped, or held until the client, the fault or stop() ended it
             self._authorize(user, info)
             result = self._api.handle(request, info)
             if isinstance(result, WatchStream):
-                code = 200
                 try:
                     result.serve(conn, self._stopping)
                 finally:
                     result.close()
+                    log(200)
                 return keep_alive and not conn_closed(conn)
-            code = result.code
-            self._write(conn, result, keep_alive=keep_alive, head_only=head_only)
-            return keep_alive
+            return answer(result, keep=keep_alive)
         except StatusError as error:
-            code = error.code
-            self._write(conn, status_response(error), keep_alive=keep_alive, head_only=head_only)
-            return keep_alive
+            return answer(status_response(error), keep=keep_alive)
         except ConnectionClosed:
             return False
         except Exception as exc:
             logger.exception("lease API server failed on %s %s", request.method, request.path)
             failure = status.internal_error(f"{type(exc).__name__}: {exc}")
-            code = failure.code
-            self._write(conn, status_response(failure), keep_alive=False)
-            return False
+            return answer(status_response(failure), keep=False)
         finally:
-            self._requests.end(
-                token, code=code, duration=time.monotonic() - started, fault=fault_kind
-            )
+            log(0)
 
     def _hold(self, conn: Connection, fault: Fault) -> None:
         """A blackhole: leave the request unanswered until the client, the fault or stop() ends
