@@ -1162,10 +1162,9 @@ class Api:
             _check_preconditions(rtype, request_namespace, name, existing, preconditions)
             if rtype is NAMESPACES:
                 if name in IMMORTAL_NAMESPACES:
+                    # NamespaceLifecycle admission keeps the system namespaces.
                     raise status.forbidden(
-                        rtype.group_resource,
-                        name,
-                        f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                        rtype.group_resource, name, "this namespace may not be deleted"
                     )
                 return self._delete_namespace(request, output, txn, existing, dry_run)
             if existing.obj["metadata"].get("finalizers"):

@@ -48,12 +48,15 @@ from leader_election.testing.api import (
     status_response,
 )
 from leader_election.testing.auth import (
+    ANONYMOUS,
+    SYSTEM_MASTERS,
     AuthenticationFailed,
     Authenticator,
     RBACAuthorizer,
     RequestAttributes,
     UserInfo,
-    forbidden_message,
+    forbidden_status,
+    unauthorized_status,
 )
 from leader_election.testing.faults import Fault, FaultInjector
 from leader_election.testing.http11 import (
@@ -76,6 +79,8 @@ logger = logging.getLogger(__name__)
 
 ADMIN_USER = "admin"
 ADMIN_GROUPS = ("system:masters", "system:authenticated")
+# Who a request without (valid) credentials is when authentication is off.
+_ADMIN_LIKE = UserInfo(ADMIN_USER, ADMIN_GROUPS)
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _ACCEPT_POLL = 0.5
 _HANDSHAKE_TIMEOUT = 10.0
@@ -147,10 +152,11 @@ class LeaseAPIServer:
         self._faults = FaultInjector(seed=fault_seed)
         self._authenticator = Authenticator()
         self._rbac = RBACAuthorizer()
-        self._tokens: dict[str, UserInfo] = {}
-        self._user_tokens: dict[str, str] = {}
+        # name -> (token, groups): what token_for() and client certificates need; the
+        # authenticator holds the tokens themselves.
+        self._users: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._admin_token = secrets.token_urlsafe(32)
-        self._register_token(self._admin_token, UserInfo(ADMIN_USER, ADMIN_GROUPS))
+        self.add_user(ADMIN_USER, [SYSTEM_MASTERS], token=self._admin_token)
         self._api = Api(
             self._store,
             server_address=lambda: f"{self._host}:{self.port}",
@@ -353,28 +359,24 @@ class LeaseAPIServer:
         """A file holding ``ca_pem`` (what ``ssl_ca_cert`` of the official client wants)."""
         return self._ca_path
 
-    def _register_token(self, token: str, user: UserInfo) -> None:
-        self._tokens[token] = user
-        self._user_tokens[user.name] = token
-
     def add_user(self, name: str, groups: Sequence[str] = (), *, token: str | None = None) -> str:
-        """Register a bearer token for ``name`` and return it."""
-        if not name:
-            raise ConfigurationError("add_user: name must not be empty", option="name", value=name)
+        """Register a bearer token for ``name`` (member of ``groups``) and return it.
+
+        The user is also in ``system:authenticated``. Without ``authentication=True`` the
+        token still names its user in the request log and for per-user faults.
+        """
         token = token or secrets.token_urlsafe(32)
-        user = UserInfo(name, tuple(groups))
+        self._authenticator.add_token(token, name, groups)
         with self._lock:
-            self._register_token(token, user)
-        if self._authentication:
-            self._authenticator.add_token(token, name, groups)
+            self._users[name] = (token, tuple(groups))
         return token
 
     def token_for(self, user: str | None = None) -> str:
         """The bearer token of ``user`` (admin when None); registers an unknown user."""
         name = user or ADMIN_USER
         with self._lock:
-            token = self._user_tokens.get(name)
-        return token if token is not None else self.add_user(name)
+            known = self._users.get(name)
+        return known[0] if known is not None else self.add_user(name)
 
     def write_kubeconfig(
         self,
@@ -420,8 +422,8 @@ class LeaseAPIServer:
                 value=True,
             )
         with self._lock:
-            user = next((u for u in self._tokens.values() if u.name == name), None)
-        groups = user.groups if user is not None else ()
+            known = self._users.get(name)
+        groups = known[1] if known is not None else ()
         return self._tls.issue_client_certificate(name, groups)
 
     def api_client(self, *, user: str | None = None, client_certificate: bool = False) -> Any:
@@ -604,26 +606,17 @@ class LeaseAPIServer:
 
     def _authenticate(self, request: Request, peer_cert: Mapping[str, Any] | None) -> UserInfo:
         header = request.header("authorization") or None
-        if self._authentication:
-            try:
-                return self._authenticator.authenticate(header, peer_cert)
-            except AuthenticationFailed:
-                raise status.unauthorized() from None
-        # Without authentication every request is allowed, but a known token or a client
-        # certificate still names its user (request logs and faults are per user).
-        if header:
-            scheme, _, credentials = header.strip().partition(" ")
-            if scheme.lower() == "bearer":
-                with self._lock:
-                    user = self._tokens.get(credentials.strip())
-                if user is not None:
-                    return user
-        if peer_cert is not None:
-            try:
-                return self._authenticator.authenticate(None, peer_cert)
-            except (AuthenticationFailed, NotImplementedError):
-                pass
-        return UserInfo(ADMIN_USER, ADMIN_GROUPS)
+        try:
+            user = self._authenticator.authenticate(header, peer_cert)
+        except AuthenticationFailed:
+            if self._authentication:
+                raise StatusError(unauthorized_status()) from None
+            return _ADMIN_LIKE
+        if user == ANONYMOUS and not self._authentication:
+            # Without authentication, a request without credentials may do anything, but a
+            # known token or certificate still names its user (request logs, per-user faults).
+            return _ADMIN_LIKE
+        return user
 
     def _authorize(self, user: UserInfo, info: requestinfo.RequestInfo) -> None:
         if not self._rbac_enabled:
@@ -639,15 +632,9 @@ class LeaseAPIServer:
             resource_request=info.is_resource,
             path=info.path,
         )
-        if not self._rbac.authorize(attrs):
-            resource = (
-                status.GroupResource(info.group, info.resource)
-                if info.is_resource
-                else status.GroupResource("", "")
-            )
-            raise status.forbidden(
-                resource, info.name if info.is_resource else "", forbidden_message(attrs)
-            )
+        decision = self._rbac.decide(attrs)
+        if not decision.allowed:
+            raise StatusError(forbidden_status(attrs, decision.reason))
 
     def _handle(
         self, conn: Connection, request: Request, peer_cert: Mapping[str, Any] | None

@@ -36,7 +36,6 @@ __all__ = [
     "timeout",
     "too_large_resource_version",
     "too_many_requests",
-    "unauthorized",
     "unsupported_media_type",
 ]
 
@@ -170,15 +169,16 @@ def conflict(
     )
 
 
-def forbidden(resource: GroupResource, name: str, message: str) -> StatusError:
-    """403 Forbidden with an already formatted message (see ``auth.forbidden_message``)."""
+def forbidden(resource: GroupResource, name: str, cause: str) -> StatusError:
+    """403 Forbidden (``NewForbidden``): ``namespaces "default" is forbidden: <cause>``."""
+    if not resource.resource:
+        message = f"forbidden: {cause}"
+    elif not name:
+        message = f"{resource} is forbidden: {cause}"
+    else:
+        message = f"{resource} {go_quote(name)} is forbidden: {cause}"
     details = _details(name=name, group=resource.group, kind=resource.resource)
     return StatusError(_status(403, "Forbidden", message, details))
-
-
-def unauthorized(message: str = "Unauthorized") -> StatusError:
-    """401 Unauthorized, as the authentication filter answers it."""
-    return StatusError(_status(401, "Unauthorized", message))
 
 
 def bad_request(message: str) -> StatusError:

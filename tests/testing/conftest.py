@@ -1,4 +1,4 @@
-"""Fixtures for the embedded server's tests.
+"""Fixtures for the tests of the embedded server (leader_election.testing).
 
 The conformance tests take a ``target``: the embedded ``LeaseAPIServer`` and, when the
 environment variable ``LEADER_ELECTION_E2E_KUBECONFIG`` names a kubeconfig, a real cluster too

@@ -268,3 +268,39 @@ def test_the_cli_reports_a_busy_port() -> None:
 
     with LeaseAPIServer() as server:
         assert main(["serve", "--port", str(server.port)]) == 1
+
+
+def test_tls_authentication_and_rbac_are_wired_in(tmp_path: Path) -> None:
+    # The full 401/403/TLS behaviour is tested with the auth module; this pins the wiring.
+    with LeaseAPIServer(tls=True, authentication=True, rbac=True) as server:
+        document = yaml.safe_load(Path(server.kubeconfig_path).read_text())
+        assert "certificate-authority-data" in document["clusters"][0]["cluster"]
+        admin = config.new_client_from_config(config_file=server.kubeconfig_path)
+        try:
+            assert client.CoreV1Api(admin).read_namespace("default").metadata.name == "default"
+        finally:
+            admin.close()
+            admin.rest_client.pool_manager.clear()
+        server.add_user("viewer")
+        with pytest.raises(ApiException) as denied:
+            client.CoordinationV1Api(server.api_client(user="viewer")).list_namespaced_lease(
+                "default"
+            )
+        assert denied.value.status == 403
+        assert json.loads(denied.value.body)["reason"] == "Forbidden"
+        stranger = client.Configuration()
+        stranger.host = server.url
+        stranger.ssl_ca_cert = server.ca_path
+        stranger.api_key = {"authorization": "not-a-token"}
+        stranger.api_key_prefix = {"authorization": "Bearer"}
+        with client.ApiClient(stranger) as unknown:
+            try:
+                with pytest.raises(ApiException) as unauthorized:
+                    client.CoreV1Api(unknown).read_namespace("default")
+            finally:
+                unknown.rest_client.pool_manager.clear()
+        assert unauthorized.value.status == 401
+        cert_user = client.CoreV1Api(server.api_client(user="cert-user", client_certificate=True))
+        with pytest.raises(ApiException) as as_cert:
+            cert_user.read_namespace("default")
+        assert 'User "cert-user"' in json.loads(as_cert.value.body)["message"]
