@@ -1585,8 +1585,17 @@ class WatchStream:
         }
         return dumps({"type": "BOOKMARK", "object": obj})
 
-    def serve(self, conn: Connection, stopping: threading.Event) -> None:
-        """Write the stream until timeout, client hang-up, overflow or server stop."""
+    def serve(
+        self,
+        conn: Connection,
+        stopping: threading.Event,
+        partitioned: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Write the stream until timeout, client hang-up, overflow or server stop.
+
+        ``partitioned`` is polled between writes; when it returns True it has held the
+        connection through a partition (see ``faults``) and the stream ends without a word.
+        """
         deadline = time.monotonic() + self._timeout
         conn.start_stream(200, [("Content-Type", "application/json;stream=watch")])
         if self._error is not None:
@@ -1604,6 +1613,8 @@ class WatchStream:
                 conn.send_chunk(bytes(out))
             bookmark_at = self._next_bookmark(time.monotonic(), deadline)
             while not stopping.is_set():
+                if partitioned():
+                    return
                 now = time.monotonic()
                 if now >= deadline:
                     break
@@ -1614,6 +1625,8 @@ class WatchStream:
                 if bookmark_at is not None:
                     wait = max(0.0, min(wait, bookmark_at - now))
                 items = watcher.get(wait)
+                if partitioned():
+                    return  # a change made after the partition began must not get through
                 out = bytearray()
                 for item in items:
                     if isinstance(item, Bookmark):

@@ -1,16 +1,18 @@
 """Fault injection for the embedded server: slow, failing, dropping and partitioned clients.
 
-Each ``add_*`` call returns a ``Fault`` handle; ``remove()`` (or leaving its ``with`` block)
+Each call below returns a ``Fault`` handle; ``remove()`` (or leaving its ``with`` block)
 lifts it, ``FaultInjector.clear()`` lifts them all. A fault applies to the requests matching
 every criterion given (``user``, ``verb``, ``resource``, ``namespace``, ``name``; exact string
 equality, ``None`` matches anything) and fires with probability ``rate``:
 
-* ``add_latency(seconds)`` — delay the request before it is handled (latencies add up);
-* ``add_error(status)`` — answer 429 (with ``Retry-After``), 500, 503 or 504 with a Status body;
-* ``add_drop()`` — read the request and close the connection without answering;
-* ``add_blackhole()`` — read the request and never answer, like a network partition. A held
+* ``latency(seconds)`` — delay the request before it is handled (latencies add up);
+* ``error(status)`` — answer 429 (with ``Retry-After``), 500, 503 or 504 with a Status body;
+* ``drop()`` — read the request and close the connection without answering;
+* ``blackhole()`` — read the request and never answer, like a network partition. A held
   request ends when its client closes the connection, when the blackhole is removed (the
-  connection is closed without an answer) or when the server stops.
+  connection is closed without an answer) or when the server stops. Watches already open
+  for a matching request stall the same way: no more events until the blackhole is lifted,
+  then their connection is closed and the client re-watches, as after a real partition.
 
 Faults are checked after authentication (so per-user faults know the user) and before
 authorization and handling.
@@ -165,7 +167,7 @@ class FaultInjector:
             self._faults.append(fault)
         return fault
 
-    def add_latency(
+    def latency(
         self,
         seconds: float,
         *,
@@ -186,7 +188,7 @@ class FaultInjector:
         match = Match(user, verb, resource, namespace, name)
         return self._add(Fault(self, "latency", match, _check_rate(rate), latency=float(seconds)))
 
-    def add_error(
+    def error(
         self,
         status: int = 500,
         *,
@@ -227,7 +229,7 @@ class FaultInjector:
         )
         return self._add(fault)
 
-    def add_drop(
+    def drop(
         self,
         *,
         rate: float = 1.0,
@@ -241,7 +243,7 @@ class FaultInjector:
         match = Match(user, verb, resource, namespace, name)
         return self._add(Fault(self, "drop", match, _check_rate(rate)))
 
-    def add_blackhole(
+    def blackhole(
         self,
         *,
         rate: float = 1.0,
@@ -269,6 +271,24 @@ class FaultInjector:
         """Lift every fault (held requests are closed without an answer)."""
         for fault in self.faults:
             fault.remove()
+
+    def partition(
+        self, user: str, verb: str, resource: str, namespace: str, name: str
+    ) -> Fault | None:
+        """The blackhole (with ``rate`` 1) that cuts an ongoing request, such as an open watch.
+
+        A partition also stalls connections that were open before it began: their streams stop
+        until the blackhole is lifted, and then they are closed.
+        """
+        with self._lock:
+            for fault in self._faults:
+                if (
+                    fault.kind == "blackhole"
+                    and fault.rate >= 1.0
+                    and fault.match.matches(user, verb, resource, namespace, name)
+                ):
+                    return fault
+            return None
 
     def decide(
         self, user: str, verb: str, resource: str, namespace: str, name: str

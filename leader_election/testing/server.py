@@ -691,17 +691,32 @@ class LeaseAPIServer:
                 if action.kind == "error":
                     raise _injected_error(action)
                 if action.kind == "blackhole":
+                    self._requests.update(token, fault=fault_kind)
                     self._hold(conn, action)
                 return False  # dropped, or held until the client, the fault or stop() ended it
             self._authorize(user, info)
             result = self._api.handle(request, info)
             if isinstance(result, WatchStream):
+
+                def partitioned() -> bool:
+                    nonlocal fault_kind
+                    cut = self._faults.partition(
+                        user.name, info.verb, info.resource, info.namespace, info.name
+                    )
+                    if cut is None:
+                        return False
+                    fault_kind = "blackhole"
+                    self._requests.update(token, fault=fault_kind)
+                    self._hold(conn, cut)
+                    return True
+
                 try:
-                    result.serve(conn, self._stopping)
+                    result.serve(conn, self._stopping, partitioned)
                 finally:
                     result.close()
                     log(200)
-                return keep_alive and not conn_closed(conn)
+                # A stream cut by a partition ended without its last chunk: never reuse it.
+                return keep_alive and fault_kind != "blackhole" and not conn_closed(conn)
             return answer(result, keep=keep_alive)
         except StatusError as error:
             return answer(status_response(error), keep=keep_alive)

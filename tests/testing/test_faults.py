@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import urllib3
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from leader_election.errors import ConfigurationError
@@ -28,7 +28,7 @@ def coordination(server: LeaseAPIServer, user: str | None = None) -> Any:
 
 def test_latency_delays_matching_requests(lease_api_server: LeaseAPIServer) -> None:
     api = coordination(lease_api_server)
-    with lease_api_server.faults.add_latency(0.3, verb="list") as fault:
+    with lease_api_server.faults.latency(0.3, verb="list") as fault:
         started = time.monotonic()
         api.list_namespaced_lease("default")
         assert time.monotonic() - started >= 0.3
@@ -55,7 +55,7 @@ def test_error_answers_are_status_bodies(
     lease_api_server: LeaseAPIServer, code: int, reason: str
 ) -> None:
     api = coordination(lease_api_server)
-    lease_api_server.faults.add_error(code, retry_after=2, resource="leases")
+    lease_api_server.faults.error(code, retry_after=2, resource="leases")
     with pytest.raises(ApiException) as info:
         api.list_namespaced_lease("default")
     body = json.loads(info.value.body)
@@ -75,12 +75,12 @@ def test_error_answers_are_status_bodies(
 def test_a_rate_decides_how_often_a_fault_fires() -> None:
     with LeaseAPIServer(fault_seed=7) as server:
         api = coordination(server)
-        never = server.faults.add_error(500, rate=0.0)
+        never = server.faults.error(500, rate=0.0)
         for _ in range(5):
             api.list_namespaced_lease("default")
         assert never.fired == 0
         never.remove()
-        sometimes = server.faults.add_error(503, rate=0.5)
+        sometimes = server.faults.error(503, rate=0.5)
         outcomes = []
         for _ in range(40):
             try:
@@ -94,7 +94,7 @@ def test_a_rate_decides_how_often_a_fault_fires() -> None:
 
 def test_a_dropped_connection_gets_no_answer(lease_api_server: LeaseAPIServer) -> None:
     api = coordination(lease_api_server)
-    lease_api_server.faults.add_drop(verb="list")
+    lease_api_server.faults.drop(verb="list")
     with pytest.raises(urllib3.exceptions.HTTPError):
         api.list_namespaced_lease("default", _request_timeout=10)
     [entry] = lease_api_server.requests.entries(verb="list")
@@ -107,7 +107,7 @@ def test_a_blackhole_partitions_one_user_while_others_work(
 ) -> None:
     partitioned = coordination(lease_api_server, "candidate-1")
     healthy = coordination(lease_api_server, "candidate-2")
-    fault = lease_api_server.faults.add_blackhole(user="candidate-1")
+    fault = lease_api_server.faults.blackhole(user="candidate-1")
     with pytest.raises(urllib3.exceptions.HTTPError):  # read timeout: no answer ever came
         partitioned.list_namespaced_lease("default", _request_timeout=(5, 0.5))
     healthy.list_namespaced_lease("default", _request_timeout=5)
@@ -124,7 +124,7 @@ def test_a_blackhole_partitions_one_user_while_others_work(
 
 
 def test_lifting_a_blackhole_closes_held_connections(lease_api_server: LeaseAPIServer) -> None:
-    fault = lease_api_server.faults.add_blackhole(resource="leases")
+    fault = lease_api_server.faults.blackhole(resource="leases")
     connection = http.client.HTTPConnection("127.0.0.1", lease_api_server.port, timeout=30)
     outcome: list[BaseException | int] = []
 
@@ -152,7 +152,7 @@ def test_lifting_a_blackhole_closes_held_connections(lease_api_server: LeaseAPIS
 
 def test_stop_ends_held_requests(lease_api_server_factory: Any) -> None:
     server = lease_api_server_factory()
-    server.faults.add_blackhole()
+    server.faults.blackhole()
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     done = threading.Event()
 
@@ -178,8 +178,8 @@ def test_stop_ends_held_requests(lease_api_server_factory: Any) -> None:
 
 def test_clear_lifts_every_fault(lease_api_server: LeaseAPIServer) -> None:
     faults = lease_api_server.faults
-    faults.add_latency(1.0)
-    faults.add_error(500, user="x")
+    faults.latency(1.0)
+    faults.error(500, user="x")
     assert len(faults.faults) == 2
     faults.clear()
     assert faults.faults == []
@@ -188,11 +188,11 @@ def test_clear_lifts_every_fault(lease_api_server: LeaseAPIServer) -> None:
 @pytest.mark.parametrize(
     ("call", "option"),
     [
-        (lambda f: f.add_error(404), "status"),
-        (lambda f: f.add_error(500, rate=1.5), "rate"),
-        (lambda f: f.add_drop(rate=-0.1), "rate"),
-        (lambda f: f.add_latency(-1), "seconds"),
-        (lambda f: f.add_error(429, retry_after=-1), "retry_after"),
+        (lambda f: f.error(404), "status"),
+        (lambda f: f.error(500, rate=1.5), "rate"),
+        (lambda f: f.drop(rate=-0.1), "rate"),
+        (lambda f: f.latency(-1), "seconds"),
+        (lambda f: f.error(429, retry_after=-1), "retry_after"),
     ],
 )
 def test_bad_fault_options_name_the_option(
@@ -201,3 +201,53 @@ def test_bad_fault_options_name_the_option(
     with pytest.raises(ConfigurationError) as info:
         call(lease_api_server.faults)
     assert info.value.option == option
+
+
+def test_a_blackhole_stalls_an_open_watch_and_closes_it_when_lifted(
+    lease_api_server: LeaseAPIServer,
+) -> None:
+    watcher_api = client.CoordinationV1Api(lease_api_server.api_client(user="watcher"))
+    admin = client.CoordinationV1Api(lease_api_server.api_client())
+    start = admin.list_namespaced_lease("default").metadata.resource_version
+    seen: list[str] = []
+    ended = threading.Event()
+
+    def run() -> None:
+        try:
+            for event in watch.Watch().stream(
+                watcher_api.list_namespaced_lease,
+                "default",
+                resource_version=start,
+                timeout_seconds=60,
+            ):
+                seen.append(event["raw_object"]["metadata"]["name"])
+        except (urllib3.exceptions.HTTPError, OSError):
+            pass  # the lifted partition closes the connection without a word
+        finally:
+            ended.set()
+
+    thread = threading.Thread(target=run, name="test-partitioned-watch")
+    thread.start()
+    try:
+        admin.create_namespaced_lease(
+            "default", client.V1Lease(metadata=client.V1ObjectMeta(name="before"))
+        )
+        wait_for(lambda: seen == ["before"], what="the event before the partition")
+        cut = lease_api_server.faults.blackhole(user="watcher")
+        admin.create_namespaced_lease(
+            "default", client.V1Lease(metadata=client.V1ObjectMeta(name="during"))
+        )
+        wait_for(
+            lambda: lease_api_server.requests.in_flight(user="watcher", fault="blackhole"),
+            what="the open watch to stall",
+        )
+        cut.remove()
+        assert ended.wait(10)
+    finally:
+        thread.join(10)
+    assert seen == ["before"]
+    [entry] = wait_for(
+        lambda: lease_api_server.requests.entries(user="watcher", verb="watch"),
+        what="the cut watch in the log",
+    )
+    assert entry.fault == "blackhole"
