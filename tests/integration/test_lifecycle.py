@@ -74,7 +74,8 @@ def test_a_leader_releases_when_its_process_ends(
             if stream is not None:
                 stream.close()
     # SIGTERM ends the process with the default disposition after the release (what a
-    # supervisor expects); SIGINT ends in KeyboardInterrupt, which Python turns into death by SIGINT.
+    # supervisor expects); SIGINT raises KeyboardInterrupt, which Python turns into death by
+    # SIGINT.
     assert code == expected_code, stderr
     wait_for(lambda: holder(server) == "", 5, what="the Lease to be released")
     lease = server.get_object("leases", "default", "lifecycle")
