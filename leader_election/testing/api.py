@@ -65,6 +65,10 @@ MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 # --min-request-timeout: a watch without timeoutSeconds lasts this long times 1..2.
 MIN_REQUEST_TIMEOUT = 1800.0
 IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+# How often an idle watch checks whether its client hung up or a partition cut it (seconds).
+# Changes wake a watch at once; this only bounds how long an abandoned stream lingers, and
+# longer is cheaper with many watchers (each check takes the GIL).
+_IDLE_CHECK = 1.0
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -1621,7 +1625,7 @@ class WatchStream:
                 if bookmark_at is not None and now >= bookmark_at:
                     watcher.request_bookmark()
                     bookmark_at = self._next_bookmark(now, deadline)
-                wait = min(deadline - now, 0.25)
+                wait = min(deadline - now, _IDLE_CHECK)
                 if bookmark_at is not None:
                     wait = max(0.0, min(wait, bookmark_at - now))
                 items = watcher.get(wait)

@@ -517,10 +517,14 @@ class LeaseAPIServer:
                         sock, _addr = listener.accept()
                     except (BlockingIOError, InterruptedError):
                         continue
-                    except OSError:
+                    except OSError as exc:
                         if self._stopping.is_set():
                             return
-                        logger.warning("accept failed", exc_info=True)
+                        # Out of file descriptors (EMFILE) and the like: the connection waits in
+                        # the backlog; back off instead of spinning on a listener that stays
+                        # readable.
+                        logger.warning("lease API server cannot accept a connection: %s", exc)
+                        self._stopping.wait(0.1)
                         continue
                     self._spawn(sock)
         finally:
@@ -539,7 +543,13 @@ class LeaseAPIServer:
                 daemon=True,
             )
             self._threads.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as exc:  # "can't start new thread": refuse this one, keep serving
+            logger.warning("lease API server cannot serve another connection: %s", exc)
+            with self._lock:
+                self._threads.discard(thread)
+            sock.close()
 
     def _serve_connection(self, sock: socket.socket) -> None:
         conn: Connection | None = None
