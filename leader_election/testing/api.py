@@ -951,6 +951,7 @@ class Api:
             output=output,
             include_object=include,
             timeout=seconds,
+            since=since_rv,
             error=error,
         )
 
@@ -1526,6 +1527,7 @@ class WatchStream:
         output: _Output,
         include_object: str,
         timeout: float,
+        since: int = 0,
         error: StatusError | None = None,
     ) -> None:
         self._api = api
@@ -1536,6 +1538,8 @@ class WatchStream:
         self._output = output
         self._include = include_object
         self._timeout = timeout
+        # Only changes after the requested resourceVersion (which may lie in the future).
+        self._since = since
         self._error = error
         self._headers_sent = False
 
@@ -1549,6 +1553,8 @@ class WatchStream:
         )
 
     def _events(self, change: Change) -> Iterator[tuple[str, Record]]:
+        if self._since and change.rv <= self._since:
+            return
         current = change.type != "DELETED" and self._passes(change.record)
         previous = change.prev is not None and self._passes(change.prev)
         if change.type == "DELETED":

@@ -304,3 +304,37 @@ def test_tls_authentication_and_rbac_are_wired_in(tmp_path: Path) -> None:
         with pytest.raises(ApiException) as as_cert:
             cert_user.read_namespace("default")
         assert 'User "cert-user"' in json.loads(as_cert.value.body)["message"]
+
+
+def test_the_public_names_are_pinned() -> None:
+    from leader_election import testing
+
+    assert sorted(testing.__all__) == sorted(
+        [
+            "Fault",
+            "FaultInjector",
+            "LeaseAPIServer",
+            "RequestLog",
+            "RequestLogEntry",
+            "WaitTimeout",
+            "wait_for",
+        ]
+    )
+
+
+def test_a_watch_from_a_future_version_sees_only_later_changes(
+    lease_api_server: LeaseAPIServer,
+) -> None:
+    api = client.CoordinationV1Api(lease_api_server.api_client())
+    future = int(lease_api_server.resource_version) + 2
+    seen: list[str] = []
+    for i in range(3):
+        api.create_namespaced_lease("default", lease(f"future-{i}"))
+    w = watch.Watch()
+    for event in w.stream(
+        api.list_namespaced_lease, "default", resource_version=str(future), timeout_seconds=10
+    ):
+        seen.append(event["raw_object"]["metadata"]["name"])
+        w.stop()
+        break
+    assert seen == ["future-2"]
