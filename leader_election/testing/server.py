@@ -168,6 +168,7 @@ class LeaseAPIServer:
         self._accept_thread: threading.Thread | None = None
         self._threads: set[threading.Thread] = set()
         self._connections: set[Connection] = set()
+        self._handshaking: set[ssl.SSLSocket] = set()
         self._clients: list[Any] = []
         self._thread_ids = 0
         self._port = 0
@@ -269,8 +270,13 @@ class LeaseAPIServer:
         self._faults.clear()
         with self._lock:
             connections = list(self._connections)
+            handshaking = list(self._handshaking)
         for conn in connections:
             conn.abort()
+        for tls in handshaking:
+            # The socket level: the TLS object is busy in another thread's handshake.
+            with contextlib.suppress(OSError, ValueError):
+                socket.socket.shutdown(tls, socket.SHUT_RDWR)
         threads = [self._accept_thread] if self._accept_thread else []
         with self._lock:
             threads += list(self._threads)
@@ -559,13 +565,23 @@ class LeaseAPIServer:
             peer_cert = None
             if self._ssl_context is not None:
                 sock.settimeout(_HANDSHAKE_TIMEOUT)
+                tls = self._ssl_context.wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+                sock = tls
+                # stop() shuts down a socket still in its handshake too, so no join waits on it.
+                with self._lock:
+                    self._handshaking.add(tls)
                 try:
-                    sock = self._ssl_context.wrap_socket(sock, server_side=True)
-                except (OSError, ssl.SSLError):
+                    tls.do_handshake()
+                except (OSError, ssl.SSLError, ValueError):
                     logger.debug("TLS handshake failed", exc_info=True)
-                    sock.close()
+                    tls.close()
                     return
-                peer_cert = sock.getpeercert() or None
+                finally:
+                    with self._lock:
+                        self._handshaking.discard(tls)
+                peer_cert = tls.getpeercert() or None
             conn = Connection(sock, stopping=self._stopping, max_body=MAX_REQUEST_BODY_BYTES)
             with self._lock:
                 if self._stopping.is_set():

@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +339,13 @@ def test_a_watch_from_a_future_version_sees_only_later_changes(
         w.stop()
         break
     assert seen == ["future-2"]
+
+
+def test_stop_does_not_wait_for_a_stalled_tls_handshake(lease_api_server_factory: Any) -> None:
+    server = lease_api_server_factory(tls=True)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+        # Connected, but never a ClientHello: the connection thread sits in the handshake.
+        wait_for(lambda: len(server_threads(server)) >= 2, what="a connection thread")
+        started = time.monotonic()
+        server.stop(timeout=5)
+        assert time.monotonic() - started < 5
