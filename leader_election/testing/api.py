@@ -732,6 +732,10 @@ class Api:
             document = discovery.api_versions(self._server_address())
         elif path == "/apis":
             document = discovery.group_list()
+        elif path == "/openapi/v3":
+            document = discovery.openapi_v3_root()
+        elif path.startswith("/openapi/v3/"):
+            document = discovery.openapi_v3_group_version(path[len("/openapi/v3/") :])
         elif path in ("/healthz", "/livez", "/readyz"):
             return Response(200, b"ok", "text/plain; charset=utf-8")
         elif parts[0] == "api" and len(parts) == 2:
