@@ -92,11 +92,17 @@ class LeaseAPIServer:
     Threaded HTTP/1.1 on ``host``:``port`` (a free port by default). Use as a context manager
     or call ``start()`` / ``stop()``; ``stop()`` closes every connection and joins every thread.
 
+    Reaching it: ``url``, ``kubeconfig_path`` (admin, group ``system:masters``),
+    ``api_client(user=...)``, ``write_kubeconfig(path, user=...)``, ``add_user(name, groups)``.
+    Inspecting it: ``get_object(resource, namespace, name)``, ``requests`` (the request log),
+    ``resource_version``, ``compact()``. Breaking it: ``faults``.
+
     Args:
         tls: serve HTTPS with a throwaway CA; client certificates authenticate.
         authentication: when true, unknown tokens get 401 and requests without credentials are
-            ``system:anonymous``; when false every request is allowed and a known token still
-            names its user (for per-user request logs and faults).
+            ``system:anonymous``; when false a request without (known) credentials acts as the
+            admin, and a known token or certificate still names its user (for per-user request
+            logs and faults).
         rbac: when truthy, RBAC decides (403 Forbidden); a path or YAML text is loaded into it.
         namespaces: the namespaces that exist at start (``default``, ``kube-system``,
             ``kube-public`` and ``kube-node-lease`` always).
@@ -671,7 +677,7 @@ class LeaseAPIServer:
         token = self._requests.begin(
             RequestLogEntry(
                 monotonic=started,
-                wall=kubetime_wall(),
+                wall=datetime.datetime.now(datetime.timezone.utc),
                 user="",
                 verb=info.verb,
                 resource=info.resource,
@@ -742,7 +748,7 @@ class LeaseAPIServer:
                     result.close()
                     log(200)
                 # A stream cut by a partition ended without its last chunk: never reuse it.
-                return keep_alive and fault_kind != "blackhole" and not conn_closed(conn)
+                return keep_alive and fault_kind != "blackhole" and not conn.peer_closed(0)
             return answer(result, keep=keep_alive)
         except StatusError as error:
             return answer(status_response(error), keep=keep_alive)
@@ -756,8 +762,8 @@ class LeaseAPIServer:
             log(0)
 
     def _hold(self, conn: Connection, fault: Fault) -> None:
-        """A blackhole: leave the request unanswered until the client, the fault or stop() ends
-        it."""
+        """Leave a request unanswered until its client hangs up, the fault is lifted (which
+        closes the connection) or the server stops."""
         if not fault.hold(conn.abort):
             return
         try:
@@ -766,14 +772,6 @@ class LeaseAPIServer:
                     return
         finally:
             fault.release(conn.abort)
-
-
-def conn_closed(conn: Connection) -> bool:
-    return conn.peer_closed(0)
-
-
-def kubetime_wall() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _protocol_response(exc: ProtocolError) -> Response:

@@ -349,3 +349,24 @@ def test_stop_does_not_wait_for_a_stalled_tls_handshake(lease_api_server_factory
         started = time.monotonic()
         server.stop(timeout=5)
         assert time.monotonic() - started < 5
+
+
+def test_chunked_request_bodies_and_expect_100_continue(lease_api_server: LeaseAPIServer) -> None:
+    body = json.dumps({"metadata": {"name": "chunked"}}).encode()
+    token = lease_api_server.token_for()
+    with socket.create_connection(("127.0.0.1", lease_api_server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /apis/coordination.k8s.io/v1/namespaces/default/leases HTTP/1.1\r\n"
+            b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n")
+        half = len(body) // 2
+        for piece in (body[:half], body[half:]):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        sock.sendall(b"0\r\n\r\n")
+        response = http.client.HTTPResponse(sock, method="POST")
+        response.begin()
+        assert response.status == 201
+        assert json.loads(response.read())["metadata"]["name"] == "chunked"
