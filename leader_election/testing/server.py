@@ -576,8 +576,15 @@ class LeaseAPIServer:
                 )
                 sock = tls
                 # stop() shuts down a socket still in its handshake too, so no join waits on it.
+                # It sets _stopping before it looks at _handshaking: a socket added after that
+                # look sees _stopping here, one added before it is shut down by stop().
                 with self._lock:
                     self._handshaking.add(tls)
+                if self._stopping.is_set():
+                    with self._lock:
+                        self._handshaking.discard(tls)
+                    tls.close()
+                    return
                 try:
                     tls.do_handshake()
                 except (OSError, ssl.SSLError, ValueError):
