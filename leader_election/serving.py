@@ -68,15 +68,17 @@ def _frames() -> list[tuple[str, str]]:
 
 
 def _gunicorn_role() -> str | None:
-    """ "worker", "master" (loading the app with --preload) or None (not under gunicorn)."""
-    if "gunicorn.arbiter" not in sys.modules:
+    """``"worker"``, ``"master"``, or None when gunicorn is not on the call stack."""
+    if "gunicorn" not in sys.modules:
         return None
     frames = _frames()
     # A worker's stack runs through the master's spawn_worker (it is a fork of it) into the
     # worker class, which loads the application unless the master preloaded it.
     if any("/gunicorn/workers/" in path for path, _ in frames):
         return "worker"
-    if any(path.endswith("/gunicorn/arbiter.py") and name == "setup" for path, name in frames):
+    # Anything else gunicorn runs is the master: Arbiter.setup with --preload, a config file
+    # that imports the application, --check-config (which forks nothing).
+    if any("/gunicorn/" in path for path, _ in frames):
         return "master"
     return None
 
@@ -112,7 +114,8 @@ def server_verdict() -> Verdict | None:
     if role == "master":
         return Verdict(
             Placement.IN_WORKERS,
-            "gunicorn master loading the application (--preload): the workers compete",
+            "gunicorn master loading the application (--preload, or a config file that "
+            "imports it): the workers compete",
             _forked_by_gunicorn_for_a_worker,
         )
     worker_id = _uwsgi_worker_id()

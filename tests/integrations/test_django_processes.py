@@ -137,7 +137,7 @@ def test_gunicorn_preload_starts_it_in_the_workers_not_in_the_master(
     gunicorn = services(argv, cwd=DJANGO_PROJECT, env=django_env(server, tmp_path))
     workers = workers_seen(f"http://127.0.0.1:{port}/whoami", 2)
     assert gunicorn.pid not in workers
-    assert "gunicorn master loading the application (--preload)" in gunicorn.output()
+    assert "gunicorn master loading the application (--preload" in gunicorn.output()
     wait_for(lambda: len(candidates(tmp_path)) >= 2, 10, what="both workers competing")
     assert set(candidates(tmp_path)) == set(workers)
     wait_for(lambda: holder(server) in candidates(tmp_path).values(), 10, what="a leader")

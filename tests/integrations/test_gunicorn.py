@@ -1,8 +1,9 @@
 """gunicorn with two sync workers serving the Flask test app against the embedded server.
 
-Exactly one worker leads; the master never competes, with or without ``--preload`` (with it,
-the application is loaded in the master and the election starts in each worker right after
-the fork); SIGTERM to the master releases the Lease (holder ""), long before it could expire.
+Exactly one worker leads; the master never competes, whether it loads the application
+itself (``--preload``, or a configuration file that imports it) or not — when it does, the
+election starts in each worker right after the fork. SIGTERM to the master releases the
+Lease (holder ""), long before it could expire.
 """
 
 from __future__ import annotations
@@ -30,13 +31,17 @@ from .conftest import (
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("preload", [False, True], ids=["app-loaded-by-workers", "preload"])
+@pytest.mark.parametrize(
+    "loading",
+    [[], ["--preload"], ["--config", "python:gunicorn_config_importing_the_app"]],
+    ids=["app-loaded-by-workers", "preload", "config-imports-the-app"],
+)
 def test_one_worker_leads_and_sigterm_to_the_master_releases(
-    server: LeaseAPIServer, services: Any, tmp_path: Path, preload: bool
+    server: LeaseAPIServer, services: Any, tmp_path: Path, loading: list[str]
 ) -> None:
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--graceful-timeout", "10", *(["--preload"] if preload else []), "flask_app:app"]
+    argv += ["--graceful-timeout", "10", *loading, "flask_app:app"]
     gunicorn = services(argv, env=flask_env(server, tmp_path))
     whoami = f"http://127.0.0.1:{port}/whoami"
 
