@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
+from leader_election import status, supervisor
 from leader_election._version import __version__
+from leader_election.errors import ConfigurationError, LeaderElectionError
 
 __all__ = ["main"]
 
@@ -20,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Kubernetes Lease leader election: tools around the leader_election library.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    status.register(commands)
+    supervisor.register(commands)
     return parser
 
 
@@ -31,7 +36,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return 2
+    logging.basicConfig(level=logging.INFO, format="leader-election: %(message)s")
+    try:
+        result: int = args.handler(args, sys.stdout)
+    except ConfigurationError as exc:
+        print(f"leader-election {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except supervisor.LeadershipTimeout as exc:
+        print(f"leader-election {args.command}: {exc}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again later
+    except FileNotFoundError as exc:
+        print(f"leader-election {args.command}: command not found: {exc}", file=sys.stderr)
+        return 127
+    except PermissionError as exc:
+        print(f"leader-election {args.command}: command not executable: {exc}", file=sys.stderr)
+        return 126
+    except LeaderElectionError as exc:
+        print(f"leader-election {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return result
 
 
 if __name__ == "__main__":
