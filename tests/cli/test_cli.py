@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.process import Cli, alive, cli_env, run_cli
 from leader_election import cli
 from leader_election.testing import wait_for
-
-from .process import Cli, alive, cli_env, run_cli
 
 PY = sys.executable
 
