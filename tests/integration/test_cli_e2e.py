@@ -44,7 +44,9 @@ def holder(lease_api_server: LeaseAPIServer) -> Iterator[LeaderElectionModule]:
 
 
 def env_for(server: LeaseAPIServer, tmp_path: Path, user: str | None = None) -> dict[str, str]:
-    kubeconfig = server.write_kubeconfig(tmp_path / f"{user or 'admin'}.kubeconfig", user=user)
+    # KUBECONFIG is a list split on ":", which service account names contain.
+    file_name = (user or "admin").replace(":", "-") + ".kubeconfig"
+    kubeconfig = server.write_kubeconfig(tmp_path / file_name, user=user)
     return cli_env(tmp_path, kubeconfig)
 
 
@@ -207,7 +209,9 @@ def test_run_without_rbac_update_fails_naming_the_verb(
         rbac=yaml.safe_dump(role) + "---\n" + (RBAC / "rolebinding.yaml").read_text(),
     )
     server.add_user(SERVICE_ACCOUNT, service_account_groups("default"))
-    LeaseLock(Transport(server.api_client()), "default", lease_name).create(LeaseRecord(), 5)
+    LeaseLock(Transport(server.api_client()), "default", lease_name).create(
+        LeaseRecord(lease_duration_seconds=15), 5
+    )
     args = ["run", "--lease", lease_name, *FAST, "--", PY, "-c", "print('ran')"]
     result = run_cli(args, env_for(server, tmp_path, user=SERVICE_ACCOUNT))
     assert result.returncode == 1

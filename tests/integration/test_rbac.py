@@ -182,7 +182,7 @@ def test_without_update_await_leadership_raises_the_forbidden_error(
     server = rbac_server(without="update")
     # A free Lease exists (created by an administrator): acquiring it is an update.
     admin = LeaseLock(Transport(server.api_client()), NAMESPACE, LEASE)
-    admin.create(LeaseRecord(), timeout=5)
+    admin.create(LeaseRecord(lease_duration_seconds=15), timeout=5)
     with (
         candidates(server, "a", await_leadership=True) as (a,),
         pytest.raises(ForbiddenError, match=r"cannot update resource \"leases\".*rbac/") as raised,
