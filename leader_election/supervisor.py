@@ -112,7 +112,10 @@ class _Supervisor:
         self.election = LeaderElectionModule.for_root(options)
         self.wakeup = _Wakeup()
         self.signals: list[int] = []
-        self.lost_reason: str | None = None
+        # Lost events by fencing token: a late event of an earlier term must not stop the
+        # command of the current one.
+        self.lost: dict[int, str] = {}
+        self.term: int | None = None
         self.child: subprocess.Popen[bytes] | None = None
         self.kill_at: float | None = None
         renewal = options.renewal_interval.total_seconds()
@@ -130,8 +133,19 @@ class _Supervisor:
         self.wakeup.set()
 
     def _on_lost(self, sender: Any, event: LeaderLostEvent, **kwargs: Any) -> None:
-        self.lost_reason = event.reason.value
+        self.lost[event.fencing_token] = event.reason.value
         self.wakeup.set()
+
+    def _term_over(self) -> str | None:
+        """Why the term the command runs under is over, or None while it lasts."""
+        assert self.term is not None
+        if self.term in self.lost:
+            return self.lost[self.term]
+        if not self.election.is_leader:
+            return "renew deadline passed"
+        if self.election.fencing_token != self.term:
+            return "a new term began"
+        return None
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
@@ -201,7 +215,7 @@ class _Supervisor:
 
     def _run_child(self) -> int:
         election = self.election
-        token = election.fencing_token
+        token = self.term = election.fencing_token
         env = dict(os.environ)
         env.update(
             LEADER_ELECTION_LEASE=self.options.lease_description,
@@ -218,6 +232,7 @@ class _Supervisor:
         # start_new_session is done in C between fork and exec: safe with our threads.
         self.child = subprocess.Popen(self.command, env=env, start_new_session=True)
         forwarded = 0
+        stopping = False
         while True:
             returncode = self._reap_if_exited()
             if returncode is not None:
@@ -226,13 +241,13 @@ class _Supervisor:
                 self._signal_group(self.signals[forwarded], "forwarding %s to the command")
                 forwarded += 1
                 self._arm_kill()
-            if self.lost_reason is None and not election.is_leader:
-                self.lost_reason = "renew deadline passed"
-            if self.lost_reason is not None and self.kill_at is None:
+            reason = None if stopping else self._term_over()
+            if reason is not None:
+                stopping = True
                 logger.error(
                     "lost leadership of %s (%s): stopping the command",
                     self.options.lease_description,
-                    self.lost_reason,
+                    reason,
                 )
                 self._signal_group(signal.SIGTERM, "sending %s to the command")
                 self._arm_kill()
