@@ -284,6 +284,8 @@ class _Supervisor:
             # WNOWAIT: look without reaping, so the group id cannot be reused before killpg.
             info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
+            # Reaped behind our back (SIGCHLD ignored by a parent): poll() records it.
+            child.poll()
             info = None
         if info is None and child.returncode is None:
             return None
