@@ -83,7 +83,7 @@ def test_a_blackholed_leader_steps_down_and_stays_healthy(
         samples.append(election.healthy())
         return election.state is State.FOLLOWING
 
-    with lease_api_server.faults.add_blackhole(verb="update"):
+    with lease_api_server.faults.blackhole(verb="update"):
         wait_for(stepped_down, timeout=5, what="the blackholed leader to step down")
     assert all(samples), "healthy() flickered while the leader was stepping down on time"
 

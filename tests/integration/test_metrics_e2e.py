@@ -32,7 +32,7 @@ def test_renewals_latency_failures_and_leadership_are_exported(
             lambda: sample("leader_election_renew_duration_seconds_count") >= 2,
             what="two timed renewals",
         )
-        with lease_api_server.faults.add_error(500, verb="update"):
+        with lease_api_server.faults.error(500, verb="update"):
             wait_for(
                 lambda: sample("leader_election_renew_failures_total", failure="transient") >= 1,
                 what="a failed renewal to be counted",
