@@ -116,7 +116,6 @@ class LeaderElectionModule:
         self._standalone = False
         # Notified on every elected/lost, so wait_for_leadership never polls.
         self._leading = threading.Condition()
-        self._token: int | None = None
         self._jobs: list[_LeaderJob] = []
         self._jobs_lock = threading.Lock()
         self._observers: list[ElectionObserver] = getattr(self, "_observers", [])
@@ -252,7 +251,13 @@ class LeaderElectionModule:
     @property
     def fencing_token(self) -> int | None:
         """``leaseTransitions`` of the current term while leader, else ``None``."""
-        return self._token if self.is_leader else None
+        if self._standalone:
+            return 0 if self._phase == "started" else None
+        elector = self._elector
+        if elector is None:
+            return None
+        machine = elector.machine  # one snapshot: the token and the deadline of the same term
+        return machine.token if machine.is_leader_at(self.options.clock.monotonic()) else None
 
     @property
     def last_error(self) -> ApiError | None:
@@ -559,7 +564,6 @@ class LeaderElectionModule:
         if isinstance(event, Acquired | Lost):
             self._notify("on_leadership", isinstance(event, Acquired))
         if isinstance(event, Acquired):
-            self._token = event.token
             with self._leading:
                 self._leading.notify_all()
             with self._jobs_lock:

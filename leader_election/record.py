@@ -134,16 +134,20 @@ class ObservedLease:
     record: LeaseRecord
     resource_version: str
     body: Mapping[str, Any]
+    uid: str = ""
+    """``metadata.uid``: a different uid under the same name means deleted and created again."""
 
 
 def observe(obj: Mapping[str, Any]) -> ObservedLease:
     """Wrap a Lease object read from the API (GET, watch event, write response)."""
     metadata = obj.get("metadata")
-    resource_version = ""
+    resource_version = uid = ""
     if isinstance(metadata, Mapping):
         rv = metadata.get("resourceVersion")
         resource_version = rv if isinstance(rv, str) else ""
-    return ObservedLease(record_from_lease(obj), resource_version, obj)
+        raw_uid = metadata.get("uid")
+        uid = raw_uid if isinstance(raw_uid, str) else ""
+    return ObservedLease(record_from_lease(obj), resource_version, obj, uid)
 
 
 def _spec_fields(record: LeaseRecord) -> dict[str, Any]:

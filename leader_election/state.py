@@ -441,13 +441,19 @@ class _Transition:
         elif m.state is State.FOLLOWING:
             self.update(state=State.STOPPED)
 
+    def recreated(self, lease: ObservedLease) -> bool:
+        """The Lease under our name is not the one we wrote: it was deleted in between."""
+        ours = self.m.observed
+        return ours is not None and bool(ours.uid) and bool(lease.uid) and ours.uid != lease.uid
+
     def read(self, lease: ObservedLease | None) -> None:
         if self.m.state is State.STOPPED or self.m.state is State.RELEASING:
             return
+        recreated = lease is not None and self.recreated(lease)
         self.observe(lease)
         self.update(poll_at=self.now + self.m.policy.renewal_interval * (1 + 0.2 * self.jitter))
         if self.m.state is State.LEADING:
-            if lease is None:
+            if lease is None or recreated:
                 self.lose(LostReason.LEASE_DELETED)
             elif lease.record.holder_identity != self.m.policy.identity:
                 self.lose(LostReason.TAKEN_OVER)

@@ -380,3 +380,23 @@ def test_a_follower_that_sees_its_own_name_in_the_lease_takes_it_back() -> None:
     claim = c.request(LeaseRead(lease("me", "5", transitions=2)), 0.0)
     assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
     assert claim.record.lease_transitions == 3  # a new term: a new fencing token
+
+
+def test_a_lease_recreated_under_the_leader_is_a_deletion_not_a_takeover() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    created = {
+        "metadata": {"name": "x", "resourceVersion": "10", "uid": "first"},
+        "spec": {"holderIdentity": "me", "leaseDurationSeconds": 4, "leaseTransitions": 0},
+    }
+    claim = c.request(LeaseRead(None), 0.0)
+    assert isinstance(claim, Put)
+    c.feed(WriteSucceeded(Op.CREATE, observe(created), sent_at=0.0), 0.0)
+    c.request(TimerFired(), 2.0)
+    c.request(RequestFailed(Op.RENEW, Failure.CONFLICT, 2.0), 2.0)
+    recreated = {
+        "metadata": {"name": "x", "resourceVersion": "15", "uid": "second"},
+        "spec": {"holderIdentity": "other", "leaseDurationSeconds": 4, "leaseTransitions": 1},
+    }
+    c.feed(LeaseRead(observe(recreated)), 2.01)
+    assert Lost(LostReason.LEASE_DELETED, 0) in c.events
