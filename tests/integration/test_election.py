@@ -217,7 +217,7 @@ def test_a_blackholed_leader_steps_down_before_anyone_takes_over(
         LeadershipSampler(modules) as sampler,
         leader_lost.connected_to(lambda s, event: lost.append(event), sender=leader),
     ):
-        cut = server.faults.add_blackhole(user=leader.identity)
+        cut = server.faults.blackhole(user=leader.identity)
         try:
             new_leader = wait_for(
                 lambda: next((m for m in current_leaders(modules) if m is not leader), None),
