@@ -115,6 +115,11 @@ def test_the_shipped_role_runs_a_full_election_cycle_and_every_granted_verb_is_u
         assert b.fencing_token == token + 1
         b.stop()
 
+    # A watch enters the log when the server sees its stream end, just after the client left.
+    wait_for(
+        lambda: not server.requests.in_flight(user=SERVICE_ACCOUNT),
+        what="the server to finish the stopped candidates' watches",
+    )
     entries = server.requests.entries(user=SERVICE_ACCOUNT)
     forbidden = [(e.verb, e.name, e.code) for e in entries if e.code in (401, 403)]
     assert not forbidden, f"the shipped Role refused {forbidden}"
