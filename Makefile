@@ -41,10 +41,10 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# CI runs this (.ci/run): lint, the docs site and the distributions must pass with the suite.
-test: lint docs
+# CI runs this (.ci/run): lint, the docs site and the distributions must pass with the suite
+# (pytest last, so its summary closes the output).
+test: lint docs dist
 	$(BIN)/pytest $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory dist
 
 test-fast: venv
 	$(BIN)/pytest -x -q -m "not slow" $(PYTEST_ARGS)
