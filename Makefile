@@ -9,12 +9,13 @@ EXTRAS ?= test,testing,flask,django,metrics,docs
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 
-.PHONY: help venv lint format test test-fast demo bench chaos chaos-long docs dist dist-extras clean
+.PHONY: help venv lint format test test-fast demo bench bench-server chaos chaos-long docs dist dist-extras clean
 
 help:
 	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
 	@echo "make test    lint (ruff, mypy --strict) and the whole test suite"
 	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection"
+	@echo "make bench-server  the embedded Lease API server alone: updates/s and watchers"
 	@echo "make chaos   the long chaos run (never two leaders)"
 	@echo "make docs    build the documentation site with warnings as errors"
 	@echo "make dist    build sdist + wheel, twine check, install the wheel in a clean venv"
@@ -51,6 +52,9 @@ test-fast: venv
 
 demo: venv
 	$(BIN)/leader-election demo
+
+bench-server: venv
+	$(PY) benchmarks/server_bench.py $(BENCH_ARGS)
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site

@@ -65,6 +65,10 @@ MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 # --min-request-timeout: a watch without timeoutSeconds lasts this long times 1..2.
 MIN_REQUEST_TIMEOUT = 1800.0
 IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+# How often an idle watch checks whether its client hung up or a partition cut it (seconds).
+# Changes wake a watch at once; this only bounds how long an abandoned stream lingers, and
+# longer is cheaper with many watchers (each check takes the GIL).
+_IDLE_CHECK = 1.0
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -728,6 +732,10 @@ class Api:
             document = discovery.api_versions(self._server_address())
         elif path == "/apis":
             document = discovery.group_list()
+        elif path == "/openapi/v3":
+            document = discovery.openapi_v3_root()
+        elif path.startswith("/openapi/v3/"):
+            document = discovery.openapi_v3_group_version(path[len("/openapi/v3/") :])
         elif path in ("/healthz", "/livez", "/readyz"):
             return Response(200, b"ok", "text/plain; charset=utf-8")
         elif parts[0] == "api" and len(parts) == 2:
@@ -947,6 +955,7 @@ class Api:
             output=output,
             include_object=include,
             timeout=seconds,
+            since=since_rv,
             error=error,
         )
 
@@ -1522,6 +1531,7 @@ class WatchStream:
         output: _Output,
         include_object: str,
         timeout: float,
+        since: int = 0,
         error: StatusError | None = None,
     ) -> None:
         self._api = api
@@ -1532,6 +1542,8 @@ class WatchStream:
         self._output = output
         self._include = include_object
         self._timeout = timeout
+        # Only changes after the requested resourceVersion (which may lie in the future).
+        self._since = since
         self._error = error
         self._headers_sent = False
 
@@ -1545,6 +1557,8 @@ class WatchStream:
         )
 
     def _events(self, change: Change) -> Iterator[tuple[str, Record]]:
+        if self._since and change.rv <= self._since:
+            return
         current = change.type != "DELETED" and self._passes(change.record)
         previous = change.prev is not None and self._passes(change.prev)
         if change.type == "DELETED":
@@ -1621,7 +1635,7 @@ class WatchStream:
                 if bookmark_at is not None and now >= bookmark_at:
                     watcher.request_bookmark()
                     bookmark_at = self._next_bookmark(now, deadline)
-                wait = min(deadline - now, 0.25)
+                wait = min(deadline - now, _IDLE_CHECK)
                 if bookmark_at is not None:
                     wait = max(0.0, min(wait, bookmark_at - now))
                 items = watcher.get(wait)

@@ -373,7 +373,11 @@ class Connection:
             if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
                 readable = True
             else:
-                readable = bool(select.select([self.sock], [], [], timeout)[0])
+                # poll, not select: select cannot watch descriptors above FD_SETSIZE (1024),
+                # and a server holding many watches has more.
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN | select.POLLPRI)
+                readable = bool(poller.poll(timeout * 1000))
         except (OSError, ValueError):
             return True
         if not readable:

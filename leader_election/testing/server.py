@@ -92,11 +92,17 @@ class LeaseAPIServer:
     Threaded HTTP/1.1 on ``host``:``port`` (a free port by default). Use as a context manager
     or call ``start()`` / ``stop()``; ``stop()`` closes every connection and joins every thread.
 
+    Reaching it: ``url``, ``kubeconfig_path`` (admin, group ``system:masters``),
+    ``api_client(user=...)``, ``write_kubeconfig(path, user=...)``, ``add_user(name, groups)``.
+    Inspecting it: ``get_object(resource, namespace, name)``, ``requests`` (the request log),
+    ``resource_version``, ``compact()``. Breaking it: ``faults``.
+
     Args:
         tls: serve HTTPS with a throwaway CA; client certificates authenticate.
         authentication: when true, unknown tokens get 401 and requests without credentials are
-            ``system:anonymous``; when false every request is allowed and a known token still
-            names its user (for per-user request logs and faults).
+            ``system:anonymous``; when false a request without (known) credentials acts as the
+            admin, and a known token or certificate still names its user (for per-user request
+            logs and faults).
         rbac: when truthy, RBAC decides (403 Forbidden); a path or YAML text is loaded into it.
         namespaces: the namespaces that exist at start (``default``, ``kube-system``,
             ``kube-public`` and ``kube-node-lease`` always).
@@ -168,6 +174,7 @@ class LeaseAPIServer:
         self._accept_thread: threading.Thread | None = None
         self._threads: set[threading.Thread] = set()
         self._connections: set[Connection] = set()
+        self._handshaking: set[ssl.SSLSocket] = set()
         self._clients: list[Any] = []
         self._thread_ids = 0
         self._port = 0
@@ -269,8 +276,13 @@ class LeaseAPIServer:
         self._faults.clear()
         with self._lock:
             connections = list(self._connections)
+            handshaking = list(self._handshaking)
         for conn in connections:
             conn.abort()
+        for tls in handshaking:
+            # The socket level: the TLS object is busy in another thread's handshake.
+            with contextlib.suppress(OSError, ValueError):
+                socket.socket.shutdown(tls, socket.SHUT_RDWR)
         threads = [self._accept_thread] if self._accept_thread else []
         with self._lock:
             threads += list(self._threads)
@@ -517,10 +529,14 @@ class LeaseAPIServer:
                         sock, _addr = listener.accept()
                     except (BlockingIOError, InterruptedError):
                         continue
-                    except OSError:
+                    except OSError as exc:
                         if self._stopping.is_set():
                             return
-                        logger.warning("accept failed", exc_info=True)
+                        # Out of file descriptors (EMFILE) and the like: the connection waits in
+                        # the backlog; back off instead of spinning on a listener that stays
+                        # readable.
+                        logger.warning("lease API server cannot accept a connection: %s", exc)
+                        self._stopping.wait(0.1)
                         continue
                     self._spawn(sock)
         finally:
@@ -539,7 +555,13 @@ class LeaseAPIServer:
                 daemon=True,
             )
             self._threads.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as exc:  # "can't start new thread": refuse this one, keep serving
+            logger.warning("lease API server cannot serve another connection: %s", exc)
+            with self._lock:
+                self._threads.discard(thread)
+            sock.close()
 
     def _serve_connection(self, sock: socket.socket) -> None:
         conn: Connection | None = None
@@ -549,13 +571,23 @@ class LeaseAPIServer:
             peer_cert = None
             if self._ssl_context is not None:
                 sock.settimeout(_HANDSHAKE_TIMEOUT)
+                tls = self._ssl_context.wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+                sock = tls
+                # stop() shuts down a socket still in its handshake too, so no join waits on it.
+                with self._lock:
+                    self._handshaking.add(tls)
                 try:
-                    sock = self._ssl_context.wrap_socket(sock, server_side=True)
-                except (OSError, ssl.SSLError):
+                    tls.do_handshake()
+                except (OSError, ssl.SSLError, ValueError):
                     logger.debug("TLS handshake failed", exc_info=True)
-                    sock.close()
+                    tls.close()
                     return
-                peer_cert = sock.getpeercert() or None
+                finally:
+                    with self._lock:
+                        self._handshaking.discard(tls)
+                peer_cert = tls.getpeercert() or None
             conn = Connection(sock, stopping=self._stopping, max_body=MAX_REQUEST_BODY_BYTES)
             with self._lock:
                 if self._stopping.is_set():
@@ -645,7 +677,7 @@ class LeaseAPIServer:
         token = self._requests.begin(
             RequestLogEntry(
                 monotonic=started,
-                wall=kubetime_wall(),
+                wall=datetime.datetime.now(datetime.timezone.utc),
                 user="",
                 verb=info.verb,
                 resource=info.resource,
@@ -716,7 +748,7 @@ class LeaseAPIServer:
                     result.close()
                     log(200)
                 # A stream cut by a partition ended without its last chunk: never reuse it.
-                return keep_alive and fault_kind != "blackhole" and not conn_closed(conn)
+                return keep_alive and fault_kind != "blackhole" and not conn.peer_closed(0)
             return answer(result, keep=keep_alive)
         except StatusError as error:
             return answer(status_response(error), keep=keep_alive)
@@ -730,8 +762,8 @@ class LeaseAPIServer:
             log(0)
 
     def _hold(self, conn: Connection, fault: Fault) -> None:
-        """A blackhole: leave the request unanswered until the client, the fault or stop() ends
-        it."""
+        """Leave a request unanswered until its client hangs up, the fault is lifted (which
+        closes the connection) or the server stops."""
         if not fault.hold(conn.abort):
             return
         try:
@@ -740,14 +772,6 @@ class LeaseAPIServer:
                     return
         finally:
             fault.release(conn.abort)
-
-
-def conn_closed(conn: Connection) -> bool:
-    return conn.peer_closed(0)
-
-
-def kubetime_wall() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _protocol_response(exc: ProtocolError) -> Response:

@@ -9,6 +9,7 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,62 @@ def test_get_leases_watch_prints_changes(
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+LEASE_YAML = """\
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: from-yaml
+spec:
+  holderIdentity: pod-y
+"""
+
+
+def test_create_and_apply_from_yaml(
+    cluster: dict[str, str], lease_api_server: LeaseAPIServer
+) -> None:
+    assert KUBECTL is not None
+
+    def run(*args: str, text: str) -> str:
+        result = subprocess.run(
+            [KUBECTL, *args],
+            env=cluster,
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert (
+        run("create", "-f", "-", text=LEASE_YAML) == "lease.coordination.k8s.io/from-yaml created"
+    )
+    assert run("apply", "-f", "-", text=LEASE_YAML.replace("pod-y", "pod-z")) == (
+        "lease.coordination.k8s.io/from-yaml configured"
+    )
+    found = lease_api_server.get_object("leases", "default", "from-yaml")
+    assert found is not None
+    assert found["spec"]["holderIdentity"] == "pod-z"
+
+
+def test_edit_lease(
+    cluster: dict[str, str], lease_api_server: LeaseAPIServer, tmp_path: Path
+) -> None:
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "path = pathlib.Path(sys.argv[1])\n"
+        "text = path.read_text().replace('holderIdentity: pod-a', 'holderIdentity: pod-e')\n"
+        "path.write_text(text)\n"
+    )
+    env = {**cluster, "KUBE_EDITOR": f"{sys.executable} {editor}"}
+    assert (
+        kubectl(env, "edit", "lease", "my-lease").strip()
+        == "lease.coordination.k8s.io/my-lease edited"
+    )
+    found = lease_api_server.get_object("leases", "default", "my-lease")
+    assert found is not None
+    assert found["spec"]["holderIdentity"] == "pod-e"

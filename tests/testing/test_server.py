@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,68 @@ def test_tls_authentication_and_rbac_are_wired_in(tmp_path: Path) -> None:
         with pytest.raises(ApiException) as as_cert:
             cert_user.read_namespace("default")
         assert 'User "cert-user"' in json.loads(as_cert.value.body)["message"]
+
+
+def test_the_public_names_are_pinned() -> None:
+    from leader_election import testing
+
+    assert sorted(testing.__all__) == sorted(
+        [
+            "Fault",
+            "FaultInjector",
+            "LeaseAPIServer",
+            "RequestLog",
+            "RequestLogEntry",
+            "WaitTimeout",
+            "wait_for",
+        ]
+    )
+
+
+def test_a_watch_from_a_future_version_sees_only_later_changes(
+    lease_api_server: LeaseAPIServer,
+) -> None:
+    api = client.CoordinationV1Api(lease_api_server.api_client())
+    future = int(lease_api_server.resource_version) + 2
+    seen: list[str] = []
+    for i in range(3):
+        api.create_namespaced_lease("default", lease(f"future-{i}"))
+    w = watch.Watch()
+    for event in w.stream(
+        api.list_namespaced_lease, "default", resource_version=str(future), timeout_seconds=10
+    ):
+        seen.append(event["raw_object"]["metadata"]["name"])
+        w.stop()
+        break
+    assert seen == ["future-2"]
+
+
+def test_stop_does_not_wait_for_a_stalled_tls_handshake(lease_api_server_factory: Any) -> None:
+    server = lease_api_server_factory(tls=True)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+        # Connected, but never a ClientHello: the connection thread sits in the handshake.
+        wait_for(lambda: len(server_threads(server)) >= 2, what="a connection thread")
+        started = time.monotonic()
+        server.stop(timeout=5)
+        assert time.monotonic() - started < 5
+
+
+def test_chunked_request_bodies_and_expect_100_continue(lease_api_server: LeaseAPIServer) -> None:
+    body = json.dumps({"metadata": {"name": "chunked"}}).encode()
+    token = lease_api_server.token_for()
+    with socket.create_connection(("127.0.0.1", lease_api_server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /apis/coordination.k8s.io/v1/namespaces/default/leases HTTP/1.1\r\n"
+            b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n")
+        half = len(body) // 2
+        for piece in (body[:half], body[half:]):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        sock.sendall(b"0\r\n\r\n")
+        response = http.client.HTTPResponse(sock, method="POST")
+        response.begin()
+        assert response.status == 201
+        assert json.loads(response.read())["metadata"]["name"] == "chunked"
