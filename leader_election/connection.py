@@ -106,7 +106,10 @@ def resolve_connection(options: LeaderElectionOptions) -> Connection | None:
     paths = [p for p in _default_kubeconfig_paths() if os.path.isfile(p)]
     if paths:
         try:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            # Pass the files explicitly: the client reads KUBECONFIG once, at its import.
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=os.pathsep.join(paths), client_configuration=configuration
+            )
         except Exception as exc:
             raise ConfigurationError(
                 f"the kubeconfig {os.pathsep.join(paths)!r} (from KUBECONFIG or ~/.kube/config) "

@@ -231,6 +231,29 @@ def test_a_blackholed_leader_steps_down_before_anyone_takes_over(
     assert lost[0].reason is LostReason.RENEW_FAILED
     assert sampler.overlaps == []
     assert new_leader.fencing_token is not None
+    # Healed, the old leader keeps competing: it follows, and leads again when allowed.
+    wait_for(lambda: leader.leader_identity == new_leader.identity, 5, what="it to follow")
+    assert leader.state is State.FOLLOWING
+    for module in modules:
+        if module is not leader:
+            module.stop()
+    wait_for(lambda: leader.is_leader, 5, what="the healed candidate to lead again")
+
+
+def test_server_errors_are_retried_until_they_stop(
+    candidate: Factory, server: LeaseAPIServer
+) -> None:
+    modules = [candidate(f"c{i}") for i in range(2)]
+    outage = server.faults.error(503)
+    try:
+        for module in modules:
+            module.start()
+        wait_for(lambda: server.requests.count(code=503) >= 6, 10, what="retries during the outage")
+        assert current_leaders(modules) == []
+        assert all(m.last_error is not None and m.last_error.status == 503 for m in modules)
+    finally:
+        outage.remove()
+    wait_for(lambda: one_leader(modules), 10, what="a leader once the API answers again")
 
 
 def test_a_receiver_that_blocks_never_delays_renewals(
