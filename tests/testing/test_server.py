@@ -314,10 +314,12 @@ def test_the_public_names_are_pinned() -> None:
         [
             "Fault",
             "FaultInjector",
+            "InClusterEnvironment",
             "LeaseAPIServer",
             "RequestLog",
             "RequestLogEntry",
             "WaitTimeout",
+            "in_cluster_environment",
             "wait_for",
         ]
     )
