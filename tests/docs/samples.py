@@ -3,8 +3,9 @@
 How a fence is judged, by the first word of its info string:
 
 - ``python``: executed. A page's ``python`` samples run in order, in one namespace (a later
-  sample may use what an earlier one defined), in a fresh Python process whose ``KUBECONFIG``
-  points at an embedded Lease API server — so samples connect as they would in a cluster.
+  sample may use what an earlier one defined), in a fresh Python process started in the
+  repository root (so ``rbac/role.yaml`` resolves) whose ``KUBECONFIG`` points at an embedded
+  Lease API server — so samples connect as they would in a cluster.
 - ``py``: Python that is shown but not executed (a fragment, code that needs a web server or a
   real cluster). Its first line must be a comment saying why, e.g. ``# not run: needs Flask``;
   the test fails otherwise, so a sample is never skipped by accident.

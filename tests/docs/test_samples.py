@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from docs.samples import RUNNER, pages, samples
+from docs.samples import DOCS, RUNNER, pages, samples
 from leader_election.testing import LeaseAPIServer
 
 RUNNABLE = [page for page in pages() if any(s.language == "python" for s in samples(page))]
@@ -40,7 +40,7 @@ def test_python_samples_run(page: Path, lease_api_server: LeaseAPIServer, tmp_pa
     env.update(HOME=str(tmp_path), KUBECONFIG=lease_api_server.kubeconfig_path)
     result = subprocess.run(
         [sys.executable, "-c", RUNNER, f"docs/{page.name}", *argv],
-        cwd=tmp_path,
+        cwd=DOCS.parent,  # as a reader in a checkout runs them: rbac/role.yaml resolves
         env=env,
         capture_output=True,
         text=True,
