@@ -9,7 +9,7 @@ EXTRAS ?= test,testing,flask,django,metrics,docs
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 
-.PHONY: help venv lint format test test-fast demo bench bench-server chaos chaos-long docs dist clean
+.PHONY: help venv lint format test test-fast demo bench bench-server chaos chaos-long docs dist dist-extras clean
 
 help:
 	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
@@ -18,7 +18,8 @@ help:
 	@echo "make bench-server  the embedded Lease API server alone: updates/s and watchers"
 	@echo "make chaos   the long chaos run (never two leaders)"
 	@echo "make docs    build the documentation site with warnings as errors"
-	@echo "make dist    build sdist + wheel and check them"
+	@echo "make dist    build sdist + wheel, twine check, install the wheel in a clean venv"
+	@echo "make dist-extras   the same, plus a clean venv per extra (slower; not run by CI)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
@@ -41,7 +42,9 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# CI runs this (.ci/run): lint, the docs site and the distributions must pass with the suite
+# (pytest last, so its summary closes the output).
+test: lint docs dist
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv
@@ -55,6 +58,16 @@ bench-server: venv
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# Build in an isolated environment as a user's pip would, then prove what a release needs.
+dist: venv
+	rm -rf dist
+	$(PY) -m build --sdist --wheel --outdir dist . > /dev/null
+	$(BIN)/twine check --strict dist/*
+	$(PY) scripts/check_dist.py dist
+
+dist-extras: dist
+	$(PY) scripts/check_dist.py dist --extras
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,4 @@
-"""The ``leader-election`` command: ``serve``, ``demo`` (and more subcommands as they land).
+"""The ``leader-election`` command: ``status``, ``run``, ``serve`` and ``demo``.
 
 ``main(argv) -> int`` is the only place where errors become exit codes.
 """
@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from leader_election import status, supervisor
 from leader_election._version import __version__
-from leader_election.errors import LeaderElectionError
+from leader_election.errors import ConfigurationError, LeaderElectionError
 from leader_election.testing.server import LeaseAPIServer
 
 __all__ = ["main"]
@@ -26,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    status.register(commands)
+    supervisor.register(commands)
     commands.add_parser(
         "demo",
         help="watch candidates elect a leader and fail over (embedded API server)",
@@ -103,10 +107,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             from leader_election.demo import run_demo  # noqa: PLC0415 - only this command
 
             return run_demo()
+        # status and run narrate through the library's loggers; serve and demo print.
+        logging.basicConfig(level=logging.INFO, format="leader-election: %(message)s")
+        result: int = args.handler(args, sys.stdout)
+    except ConfigurationError as exc:
+        print(f"leader-election {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except supervisor.LeadershipTimeout as exc:
+        print(f"leader-election {args.command}: {exc}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again later
+    except FileNotFoundError as exc:
+        print(f"leader-election {args.command}: command not found: {exc}", file=sys.stderr)
+        return 127
+    except PermissionError as exc:
+        print(f"leader-election {args.command}: command not executable: {exc}", file=sys.stderr)
+        return 126
     except LeaderElectionError as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
-    return 2
+    return result
 
 
 if __name__ == "__main__":

@@ -19,21 +19,34 @@ from leader_election.record import (
 )
 from leader_election.transport import Transport, WatchStream, lease_path
 
-__all__ = ["RBAC_HINT", "LeaseLock"]
+__all__ = ["RBAC_HINT", "RBAC_VERBS", "LeaseLock", "rbac_hint"]
+
+# The verbs rbac/role.yaml grants; the library sends no other request.
+RBAC_VERBS = ("get", "update", "watch", "create")
 
 RBAC_HINT = (
-    "grant it with the Role in rbac/role.yaml of the leader_election project (verbs get, "
-    "list, watch, create, update on leases in API group coordination.k8s.io), bound to this "
-    "pod's ServiceAccount by rbac/rolebinding.yaml"
+    "apply rbac/ from the leader_election project (kubectl apply -k rbac/): a Role granting "
+    "get, update and watch on this Lease by name and create on leases in API group "
+    "coordination.k8s.io, bound to the pod's ServiceAccount"
 )
+
+
+def rbac_hint(verb: str, namespace: str, name: str) -> str:
+    """What to do about a 403 on ``verb``: names the verb, the Lease and ``rbac/``."""
+    if verb == "create":
+        scope = "(create cannot be limited to one name: give it a rule without resourceNames)"
+    else:
+        scope = f"(if the rule has resourceNames, they must include {name!r})"
+    return (
+        f"the credentials in use lack the RBAC verb {verb!r} on leases in API group "
+        f"coordination.k8s.io in namespace {namespace!r}: {RBAC_HINT}, or add {verb!r} to "
+        f"your own Role {scope}"
+    )
 
 
 def _actionable(exc: ApiError, verb: str, lock: LeaseLock) -> ApiError:
     if isinstance(exc, ForbiddenError):
-        message = (
-            f"{exc}. The credentials in use may not {verb!r} leases in namespace "
-            f"{lock.namespace!r}: {RBAC_HINT}"
-        )
+        message = f"{exc}. Fix: {rbac_hint(verb, lock.namespace, lock.name)}"
         return ForbiddenError(
             message, status=exc.status, reason=exc.reason, body=exc.body, verb=verb
         )

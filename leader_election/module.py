@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import functools
 import inspect
 import logging
@@ -274,14 +275,22 @@ class LeaderElectionModule:
         elector = self._elector
         return elector.last_error if elector is not None else None
 
-    def healthy(self, grace: float | None = None) -> bool:
-        """client-go's HealthzAdaptor check: false when something is stuck.
+    def healthy(self, grace: float | datetime.timedelta | None = None) -> bool:
+        """client-go's HealthzAdaptor check: false when the elector is stuck.
 
         False when this candidate still considers itself leader (state ``LEADING``) although
-        it has not renewed for ``renew_deadline + grace`` seconds (default grace: one
-        renewal interval) — the elector should have stepped down by then — or when the
-        elector thread of a started module died. True otherwise, followers included.
+        it has not renewed for ``renew_deadline + grace`` — the elector steps down at the
+        renew deadline, so it must be stuck — or when the elector thread of a started module
+        died. True otherwise: before ``start()``, after ``stop()``, in standalone mode, for
+        followers, and for a leader that stepped down because the API server is unreachable
+        (restarting the pod would not help it). Wire it to a liveness probe.
+
+        ``grace`` is in seconds (or a ``timedelta``); default: one ``renewal_interval``.
+        Like client-go's tolerance, it absorbs a late wake-up. Raises ``ConfigurationError``
+        for a negative or non-numeric grace.
         """
+        if grace is not None:
+            grace = _grace_seconds(grace)
         if self._phase != "started" or self._standalone:
             return True
         elector = self._elector
@@ -643,6 +652,26 @@ def _forked_identity(identity: str) -> str:
     if base == default_identity().rpartition("_")[0] and re.fullmatch(r"[0-9a-f]{8}", suffix):
         return default_identity()
     return f"{identity}_{uuid.uuid4().hex[:8]}"
+
+
+def _grace_seconds(grace: object) -> float:
+    if isinstance(grace, datetime.timedelta):
+        seconds = grace.total_seconds()
+    elif isinstance(grace, int | float) and not isinstance(grace, bool):
+        seconds = float(grace)
+    else:
+        raise ConfigurationError(
+            f"healthy(grace={grace!r}): expected seconds (a number) or a datetime.timedelta",
+            option="grace",
+            value=grace,
+        )
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigurationError(
+            f"healthy(grace={grace!r}): must be a finite number of seconds, zero or more",
+            option="grace",
+            value=grace,
+        )
+    return seconds
 
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:

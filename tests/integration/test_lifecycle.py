@@ -29,7 +29,8 @@ SCRIPT = textwrap.dedent(
         time.sleep(0.01)
     print("leading", flush=True)
     if sys.argv[2] == "exit":
-        sys.exit(0)          # interpreter exit: the atexit hook releases
+        sys.stdin.readline()  # the test checks the Lease first
+        sys.exit(0)           # interpreter exit: the atexit hook releases
     while True:
         time.sleep(0.1)      # until a signal arrives
     """
@@ -54,6 +55,7 @@ def test_a_leader_releases_when_its_process_ends(
     kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", user="script")
     proc = subprocess.Popen(
         [sys.executable, str(script), str(kubeconfig), "exit" if how == "exit" else "wait"],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -62,7 +64,11 @@ def test_a_leader_releases_when_its_process_ends(
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "leading"
         assert holder(server) == "script"
-        if how != "exit":
+        assert proc.stdin is not None
+        if how == "exit":
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+        else:
             proc.send_signal(getattr(signal, how))
         code = proc.wait(15)
     finally:
@@ -70,7 +76,7 @@ def test_a_leader_releases_when_its_process_ends(
             proc.kill()
             proc.wait(5)
         stderr = proc.stderr.read() if proc.stderr else ""
-        for stream in (proc.stdout, proc.stderr):
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
     # SIGTERM ends the process with the default disposition after the release (what a
