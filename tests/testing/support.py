@@ -58,3 +58,44 @@ def continue_token(listed: Any) -> str | None:
     meta = listed.metadata
     token = getattr(meta, "var_continue", None) or getattr(meta, "_continue", None)
     return str(token) if token else None
+
+
+# What a project ships as rbac/role.yaml and rbac/rolebinding.yaml: create cannot be
+# restricted by name on a real cluster, so it gets a rule of its own.
+ROLE_YAML = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: leader-election
+  namespace: default
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: leader-election
+  namespace: default
+rules:
+  - apiGroups: ["coordination.k8s.io"]
+    resources: ["leases"]
+    verbs: ["create"]
+  - apiGroups: ["coordination.k8s.io"]
+    resources: ["leases"]
+    resourceNames: ["my-lease"]
+    verbs: ["get", "list", "watch", "update"]
+"""
+
+ROLEBINDING_YAML = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: leader-election
+  namespace: default
+subjects:
+  - kind: ServiceAccount
+    name: leader-election
+    namespace: default
+roleRef:
+  kind: Role
+  name: leader-election
+  apiGroup: rbac.authorization.k8s.io
+"""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import ROLE_YAML, ROLEBINDING_YAML
 
 from leader_election.errors import ConfigurationError
 from leader_election.testing.auth import (
@@ -546,44 +547,6 @@ def _fields(attrs: RequestAttributes) -> dict[str, Any]:
 
 
 # -- load(): YAML files as a project ships them ----------------------------------------------
-
-ROLE_YAML = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: leader-election
-  namespace: default
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: leader-election
-  namespace: default
-rules:
-  - apiGroups: ["coordination.k8s.io"]
-    resources: ["leases"]
-    verbs: ["create"]
-  - apiGroups: ["coordination.k8s.io"]
-    resources: ["leases"]
-    resourceNames: ["my-lease"]
-    verbs: ["get", "list", "watch", "update"]
-"""
-
-ROLEBINDING_YAML = """\
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: leader-election
-  namespace: default
-subjects:
-  - kind: ServiceAccount
-    name: leader-election
-    namespace: default
-roleRef:
-  kind: Role
-  name: leader-election
-  apiGroup: rbac.authorization.k8s.io
-"""
 
 
 def test_load_files_with_a_service_account_binding(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from support import ROLE_YAML, ROLEBINDING_YAML
 
 from leader_election.testing import LeaseAPIServer, in_cluster_environment
 from leader_election.testing.auth import service_account_groups, service_account_username
@@ -30,45 +31,6 @@ TIMEOUT = 10  # seconds, for every request
 
 SA_USER = service_account_username("default", "leader-election")
 
-# What a project ships as rbac/role.yaml and rbac/rolebinding.yaml: create cannot be
-# restricted by name on a real cluster, so it gets a rule of its own.
-ROLE_YAML = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: leader-election
-  namespace: default
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: leader-election
-  namespace: default
-rules:
-  - apiGroups: ["coordination.k8s.io"]
-    resources: ["leases"]
-    verbs: ["create"]
-  - apiGroups: ["coordination.k8s.io"]
-    resources: ["leases"]
-    resourceNames: ["my-lease"]
-    verbs: ["get", "list", "watch", "update"]
-"""
-
-ROLEBINDING_YAML = """\
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: leader-election
-  namespace: default
-subjects:
-  - kind: ServiceAccount
-    name: leader-election
-    namespace: default
-roleRef:
-  kind: Role
-  name: leader-election
-  apiGroup: rbac.authorization.k8s.io
-"""
 
 READER_ROLE = """\
 apiVersion: rbac.authorization.k8s.io/v1
