@@ -28,7 +28,10 @@ Semantics are client-go's (``tools/leaderelection``), with these rules:
 3. The leader renews with an optimistic replace of the object it last saw (no read first); a
    409 means someone else wrote, so it reads and decides again.
 4. A watch event that contradicts the leader's view is only a hint (it may be stale): the
-   leader answers it by renewing at once, and lets the write's outcome decide.
+   leader answers it by renewing at once, and lets the write's outcome decide. A late echo of
+   one of the leader's own writes (its ``resourceVersion`` is one we wrote) is no hint: under
+   load the watch can trail the leader by a write, and renewing on each late echo would make
+   the next echo late too — a renewal storm that never ends.
 5. ``leaseTransitions`` grows by one at every acquisition by a candidate that was not leading,
    so it is a fencing token that strictly increases from one leadership term to the next.
 """
@@ -267,6 +270,7 @@ class Policy:
 
 _NEVER = math.inf
 _MIN_TIMEOUT = 0.01
+_OWN_VERSIONS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +296,7 @@ class Machine:
     poll_at: float = _NEVER
     watch_healthy: bool = False
     reported_holder: str | None = None  # as client-go: nobody is reported until someone holds
+    own_versions: tuple[str, ...] = ()  # resourceVersions of our latest writes (rule 4)
     decided: bool = False
     wake_at: float = _NEVER
 
@@ -465,6 +470,9 @@ class _Transition:
             if lease is not None and lease.record == m.observed.record:
                 # Our own write echoed, or a metadata-only edit after it: a fresher base.
                 self.update(observed=lease)
+            elif lease is not None and lease.resource_version in m.own_versions:
+                # A late echo of an earlier write of ours: nothing anyone else did (rule 4).
+                return
             else:
                 # Possibly stale; a write settles it either way (rule 4).
                 self.update(renew_at=self.now)
@@ -477,11 +485,15 @@ class _Transition:
         if m.state is State.STOPPED or m.state is State.RELEASING:
             return
         self.observe(obs.lease)
+        # Versions are compared for equality only (they are opaque). A few suffice: an echo
+        # trailing by more than that costs one extra renewal, not a storm.
+        versions = m.own_versions if m.state is State.LEADING else ()
         self.update(
             failures=0,
             not_before=0.0,
             renewed_at=obs.sent_at,
             renew_at=obs.sent_at + m.policy.renewal_interval,
+            own_versions=(*versions, obs.lease.resource_version)[-_OWN_VERSIONS:],
         )
         if m.state is State.FOLLOWING:
             token = obs.lease.record.lease_transitions

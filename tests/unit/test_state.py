@@ -277,6 +277,25 @@ def test_the_echo_of_our_own_write_changes_nothing() -> None:
     assert c.machine.wake_at == 2.0
 
 
+def test_a_late_echo_of_an_earlier_renewal_is_not_taken_for_someone_elses_write() -> None:
+    # Under load the watch can trail the leader by one write: the echo of renewal k arrives
+    # after renewal k+1 succeeded. Renewing "to check" would make the echo of k+1 trail
+    # k+2, and so on: a renewal storm that never ends.
+    c = Candidate()
+    c.lead(0.0)
+    echoes = []
+    for k, now in enumerate((2.0, 4.0, 6.0)):
+        renew = c.request(TimerFired(), now)
+        assert isinstance(renew, Put) and renew.op is Op.RENEW
+        echo = lease("me", str(11 + k), renew_offset=now)
+        c.feed(WriteSucceeded(Op.RENEW, echo, sent_at=now), now + 0.01)
+        echoes.append(echo)
+    assert c.feed(WatchEvent(echoes[1]), 6.02) == []  # the echo of the renewal at 4.0
+    assert c.machine.wake_at == 8.0
+    assert c.feed(WatchEvent(echoes[2]), 6.03) == []  # the current one
+    assert c.machine.observed == echoes[2]
+
+
 def test_stopping_a_leader_gives_up_leadership_before_releasing() -> None:
     c = Candidate()
     c.lead(0.0)
