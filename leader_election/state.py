@@ -34,6 +34,11 @@ Semantics are client-go's (``tools/leaderelection``), with these rules:
    the next echo late too — a renewal storm that never ends.
 5. ``leaseTransitions`` grows by one at every acquisition by a candidate that was not leading,
    so it is a fencing token that strictly increases from one leadership term to the next.
+6. A Lease deleted under a live holder (by hand, by a namespace cleanup) is not created again
+   until that holder's claim, as we observed it, has run out: the holder keeps acting until
+   its next renewal meets the 404, so a new Lease at once would give two leaders (client-go
+   creates at once). The holder itself re-creates at once, with the next fencing token.
+   A candidate that never saw the Lease cannot know; the Role in ``rbac/`` grants no delete.
 """
 
 from __future__ import annotations
@@ -546,12 +551,14 @@ class _Transition:
         if not m.decided and (m.state is State.LEADING or self.held_by_other(now)):
             self.update(decided=True)
 
-    def held_by_other(self, now: float) -> bool:
+    def held_by_other(self, now: float, *, ignore_missing: bool = False) -> bool:
+        """Another candidate's claim, as we last observed it, is still running at ``now``
+        (with ``ignore_missing``: even if the Lease has since been deleted)."""
         m = self.m
         return (
             m.state is State.FOLLOWING
             and m.known
-            and not m.lease_missing
+            and (ignore_missing or not m.lease_missing)
             and m.observed is not None
             and m.observed.record.is_held
             and m.observed.record.holder_identity != m.policy.identity
@@ -590,6 +597,10 @@ class _Transition:
             self.actions.append(Get(timeout))
             return
         if m.lease_missing:
+            if self.held_by_other(now, ignore_missing=True):
+                # Deleted under a live holder: wait out its claim (rule 6).
+                self.update(wake_at=m.expiry() + m.policy.expiry_jitter * self.jitter)
+                return
             # Keep fencing tokens growing across a deletion when we saw the old Lease.
             transitions = m.max_transitions + 1 if m.max_transitions >= 0 else 0
             self.update(wake_at=_NEVER)
