@@ -251,7 +251,12 @@ class LeaderElectionModule:
     @property
     def fencing_token(self) -> int | None:
         """``leaseTransitions`` of the current term while leader, else ``None``."""
-        return self._token if self.is_leader else None
+        if self._standalone:
+            return self._token if self.is_leader else None
+        elector = self._elector
+        # From the elector's published term: a re-elected leader never shows the token of
+        # its previous term, not even for the instant before leader.elected is queued.
+        return elector.fencing_token if elector is not None else None
 
     @property
     def last_error(self) -> ApiError | None:
