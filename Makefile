@@ -9,13 +9,13 @@ EXTRAS ?= test,testing,flask,django,metrics,docs
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 
-.PHONY: help venv lint format test test-fast demo bench chaos chaos-long docs dist clean
+.PHONY: help venv lint format test test-fast demo bench chaos chaos-long chaos-short docs dist clean
 
 help:
 	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
 	@echo "make test    lint (ruff, mypy --strict) and the whole test suite"
 	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection"
-	@echo "make chaos   the long chaos run (never two leaders)"
+	@echo "make chaos   the long chaos run (never two leaders; the short one runs in make test)"
 	@echo "make docs    build the documentation site with warnings as errors"
 	@echo "make dist    build sdist + wheel and check them"
 
@@ -34,7 +34,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict leader_election
+	$(BIN)/mypy --strict leader_election benchmarks chaos
 
 format: venv
 	$(BIN)/ruff format .
@@ -48,6 +48,24 @@ test-fast: venv
 
 demo: venv
 	$(BIN)/leader-election demo
+
+# Ours against the official kubernetes.leaderelection; writes docs/benchmarks.md (about 20
+# minutes). BENCH_QUICK=1 (or BENCH_ARGS=--quick): a few minutes, written under build/bench/.
+# matplotlib (the `bench` extra) draws the failover timeline; without it the PNG is skipped.
+bench: venv
+	-@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# The long chaos run: at least 500 leadership transitions under faults (about 20-30 minutes).
+# CHAOS_SEED=N replays a run; CHAOS_ARGS="--impl official" runs the official client instead.
+chaos: venv
+	$(PY) -m chaos --profile long $(CHAOS_ARGS)
+
+chaos-long: chaos
+
+# The short profile, as `make test` runs it.
+chaos-short: venv
+	$(PY) -m chaos --profile short $(CHAOS_ARGS)
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
