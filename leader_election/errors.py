@@ -5,6 +5,7 @@
     LeaderElectionError                 base of everything this package raises
     ├── ConfigurationError (ValueError) an option is invalid; raised at configuration time
     ├── MisuseError (RuntimeError)      the API was used out of order (start twice, ...)
+    ├── MissingExtraError (ImportError) an optional extra is not installed; says which
     └── ApiError                        the Kubernetes API answered with an error Status
         ├── UnauthorizedError           401: the credentials were not accepted
         ├── ForbiddenError              403: RBAC denies a verb; names it and points to rbac/
@@ -27,6 +28,7 @@ __all__ = [
     "ConflictError",
     "ForbiddenError",
     "LeaderElectionError",
+    "MissingExtraError",
     "MisuseError",
     "NotFoundError",
     "UnauthorizedError",
@@ -52,6 +54,11 @@ class ConfigurationError(LeaderElectionError, ValueError):
 
 class MisuseError(LeaderElectionError, RuntimeError):
     """The API was used out of order: start twice, start after stop, and so on."""
+
+
+class MissingExtraError(LeaderElectionError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the
+    ``pip install`` command (e.g. ``pip install 'leader-election[testing]'``)."""
 
 
 class ApiError(LeaderElectionError):
