@@ -30,10 +30,11 @@ Invariants:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,17 +203,30 @@ def read_action_logs(paths: Iterable[str | Path]) -> tuple[list[Sample], list[st
     return samples, problems
 
 
-def terms_from_samples(samples: Iterable[Sample]) -> list[Term]:
-    """Group samples into terms, ordered by start."""
-    spans: dict[tuple[str, int | None], list[float]] = {}
+def terms_from_samples(
+    samples: Iterable[Sample],
+    ends: Mapping[tuple[str, int | None], Sequence[float]] | None = None,
+) -> list[Term]:
+    """Group samples into terms, ordered by start.
+
+    ``ends`` gives, per ``(identity, token)``, the times at which that process reported the
+    term lost: samples after such a time belong to a later term with the same token (a token
+    reused after a fencing violation elsewhere), not to one long term spanning the others.
+    A term ends before its lost event is printed (``is_leader`` turns false first), so no
+    sample of a term comes after its lost event.
+    """
+    ends = ends or {}
+    spans: dict[tuple[str, int | None, int], list[float]] = {}
     for s in samples:
-        span = spans.setdefault((s.identity, s.token), [math.inf, -math.inf, 0])
+        cuts = ends.get((s.identity, s.token), ())
+        epoch = bisect.bisect_right(sorted(cuts), s.t) if cuts else 0
+        span = spans.setdefault((s.identity, s.token, epoch), [math.inf, -math.inf, 0])
         span[0] = min(span[0], s.t)
         span[1] = max(span[1], s.t)
         span[2] += 1
     terms = [
         Term(identity, token, start, end, int(count))
-        for (identity, token), (start, end, count) in spans.items()
+        for (identity, token, _), (start, end, count) in spans.items()
     ]
     return sorted(terms, key=lambda term: (term.start, term.end))
 
@@ -308,7 +322,12 @@ def check(
 ) -> Verdict:
     """Judge a run. See the module docstring for the invariants."""
     verdict = Verdict(samples=len(samples), log_violations=list(log_problems))
-    verdict.terms = terms_from_samples(samples)
+    ends: dict[tuple[str, int | None], list[float]] = defaultdict(list)
+    for p in processes:
+        for e in p.events:
+            if e.get("event") == "lost":
+                ends[(p.identity, e.get("token"))].append(float(e["t"]))
+    verdict.terms = terms_from_samples(samples, ends)
     verdict.overlaps, verdict.min_gap = find_overlaps(verdict.terms)
 
     # 2. fencing tokens, by terms with actions and by elected events

@@ -258,17 +258,22 @@ class _Driver:
             self.replace_departed()
             time.sleep(0.02)
 
-    def known_by_all(self, leader: Candidate, timeout: float) -> bool:
-        """Wait until every live candidate has reported ``leader`` as the leader."""
+    def known_by_all(self, timeout: float) -> Candidate | None:
+        """Wait for one leader that every other live candidate is ready and has reported."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not leader.alive or not leader.leading:
-                return False
-            others = [c for c in self.slots.values() if c is not leader and c.alive]
-            if all((c.last("changed") or {}).get("leader") == leader.identity for c in others):
-                return True
+            leaders = self.fleet.leaders()
+            if len(leaders) == 1:
+                leader = leaders[0]
+                others = [c for c in self.slots.values() if c is not leader and c.alive]
+                if all(
+                    c.last("ready") is not None
+                    and (c.last("changed") or {}).get("leader") == leader.identity
+                    for c in others
+                ):
+                    return leader
             time.sleep(0.02)
-        return False
+        return None
 
     def follower(self, leader: Candidate) -> Candidate | None:
         others = [c for c in self.slots.values() if c is not leader and c.alive and not c.paused]
@@ -347,7 +352,8 @@ class _Driver:
             # A candidate that never saw the Lease (one still starting) cannot know a live
             # holder's claim and would create it at once: see rule 6 in state.py. Delete only
             # once every candidate has seen the leader.
-            self.known_by_all(leader, 4 * self.ld + 15.0)
+            if self.known_by_all(4 * self.ld + 15.0) is None:
+                return "Lease delete skipped: no leader known to every candidate"
             done = self.lease.delete()
             return "Lease deleted" if done else "Lease delete failed"
         if kind == "edit":
@@ -384,9 +390,11 @@ class _Driver:
         while True:
             elapsed = time.monotonic() - started
             transitions = max(self.elected_count() - 1, 0)
-            if profile.duration is not None and elapsed >= profile.duration:
+            # Every kind of fault at least once, however slow the machine.
+            covered = all(self.faults[kind] for kind in FAULTS)
+            if covered and profile.duration is not None and elapsed >= profile.duration:
                 break
-            if profile.transitions is not None and transitions >= profile.transitions:
+            if covered and profile.transitions is not None and transitions >= profile.transitions:
                 break
             if elapsed >= profile.max_duration:
                 self.log(f"chaos: stopping at the {profile.max_duration:.0f} s limit")

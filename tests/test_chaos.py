@@ -22,5 +22,7 @@ def test_the_short_chaos_run_never_has_two_leaders(tmp_path: Path) -> None:
     verdict = result.verdict
     assert verdict.ok, report
     assert not verdict.overlaps, report
-    assert verdict.transitions >= 10, report
+    # The driver injects every kind at least once; a kill and a graceful stop of the leader
+    # each make a transition, whatever the timing.
     assert all(result.faults[kind] >= 1 for kind in FAULTS), report
+    assert verdict.transitions >= 2, report

@@ -107,6 +107,25 @@ def test_the_same_leader_again_with_a_new_token_is_fine() -> None:
     assert verdict.transitions == 2
 
 
+def test_a_token_reused_after_a_lost_is_a_new_term_flagged_by_the_token_check() -> None:
+    # a leads with token 3, loses; b leads with 4; the Lease is recreated from 0 and a
+    # reaches token 3 again: no overlap (a's terms are apart), but tokens went backwards.
+    logs = samples("a", 3, 0.0, 0.5) + samples("b", 4, 1.0, 1.5) + samples("a", 3, 2.0, 2.5)
+    a = process(
+        "a",
+        ("elected", 0, 3),
+        ("lost", 0.6, 3),
+        ("elected", 2, 3),
+        ("lost", 2.6, 3),
+        ("exit", 3, 0),
+    )
+    b = process("b", ("elected", 1, 4), ("lost", 1.6, 4), ("exit", 3, 0))
+    verdict = check(logs, [a, b])
+    assert verdict.overlaps == []
+    assert len(verdict.terms) == 3
+    assert verdict.token_violations
+
+
 def test_fencing_tokens_that_do_not_grow_are_reported() -> None:
     logs = samples("a", 5, 0.0, 0.5) + samples("b", 5, 1.0, 1.5)
     a = process("a", ("elected", 0, 5), ("lost", 0.6, 5), ("exit", 3, 0))
