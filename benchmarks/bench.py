@@ -352,7 +352,9 @@ def run_steady(
                 server,
                 fleets[impl],
                 impl=impl,
-                lease=f"steady-{impl}",
+                # A Lease of its own: the official client never releases, so a reused one
+                # would make the next fleet wait out the previous fleet's last leader.
+                lease=f"steady-{impl}-{size}-{repeat}",
                 timing=timing,
                 prefix=f"{impl}-s{size}r{repeat}",
             )
