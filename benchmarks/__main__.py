@@ -119,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         findings=findings,
         png=png.name if drawn else None,
         command=command,
+        raw={
+            f"{impl}, {'crash failover' if kind == 'kill' else 'graceful handover'}": [
+                r.seconds * 1000 for r in rounds.get((impl, kind), []) if r.seconds is not None
+            ]
+            for kind in ("kill", "term")
+            for impl in IMPLS
+        },
     )
     output.write_text(markdown, encoding="utf-8")
     log("")
@@ -173,7 +180,9 @@ def _findings(
         "Requests to settle count every request from the start gate until every candidate has "
         "reported the leader; for the official client a follower 'reports' the leader when one "
         "of its polls returns the holder (the harness observes the lock's answers; the client "
-        "has no OnNewLeader).",
+        "has no OnNewLeader). Ours: a GET, the watch it then keeps, and for the few that race "
+        "for the missing Lease a create, per candidate; official: a GET and a create attempt "
+        "per candidate, then a poll every retry period until its poll shows the holder.",
         "CPU seconds and peak RSS come from /proc/PID/stat (10 ms ticks) and VmHWM of each "
         "candidate process over the idle window. The import figure is the median over fresh "
         "interpreters of importing the library after `import kubernetes` "

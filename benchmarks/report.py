@@ -7,7 +7,7 @@ import math
 import os
 import platform
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -367,6 +367,7 @@ def render_markdown(
     findings: Sequence[str],
     png: str | None,
     command: str,
+    raw: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
     ld, rd, ri = settings.timing.seconds()
     out = [
@@ -417,6 +418,11 @@ def render_markdown(
         ]
     out += ["", "## What the figures mean", ""]
     out += [f"- {finding}" for finding in findings]
+    if raw:
+        out += ["", "## Every round (ms, sorted)", ""]
+        for label, values in raw.items():
+            listed = ", ".join(f"{v:.0f}" for v in sorted(values)) or "none"
+            out.append(f"- {label}: {listed}")
     out.append("")
     return "\n".join(out)
 
