@@ -9,14 +9,14 @@ EXTRAS ?= test,testing,flask,django,metrics,docs
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 
-.PHONY: help venv lint format test test-fast demo bench bench-server chaos chaos-long docs dist dist-extras clean
+.PHONY: help venv lint format test test-fast demo bench bench-server chaos chaos-long chaos-short docs dist dist-extras clean
 
 help:
 	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
 	@echo "make test    lint (ruff, mypy --strict) and the whole test suite"
 	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection"
 	@echo "make bench-server  the embedded Lease API server alone: updates/s and watchers"
-	@echo "make chaos   the long chaos run (never two leaders)"
+	@echo "make chaos   the long chaos run (never two leaders; the short one runs in make test)"
 	@echo "make docs    build the documentation site with warnings as errors"
 	@echo "make dist    build sdist + wheel, twine check, install the wheel in a clean venv"
 	@echo "make dist-extras   the same, plus a clean venv per extra (slower; not run by CI)"
@@ -36,7 +36,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict leader_election
+	$(BIN)/mypy --strict leader_election chaos benchmarks
 
 format: venv
 	$(BIN)/ruff format .
@@ -52,6 +52,24 @@ test-fast: venv
 
 demo: venv
 	$(BIN)/leader-election demo
+
+# Ours against the official kubernetes.leaderelection; writes docs/benchmarks.md (about 20
+# minutes). BENCH_QUICK=1 (or BENCH_ARGS=--quick): a few minutes, written under build/bench/.
+# matplotlib (the `bench` extra) draws the failover timeline; without it the PNG is skipped.
+bench: venv
+	-@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# The long chaos run: at least 500 leadership transitions under faults (about 15 minutes).
+# CHAOS_SEED=N replays a run; CHAOS_ARGS="--impl official" runs the official client instead.
+chaos: venv
+	$(PY) -m chaos --profile long $(CHAOS_ARGS)
+
+chaos-long: chaos
+
+# The short profile, as `make test` runs it.
+chaos-short: venv
+	$(PY) -m chaos --profile short $(CHAOS_ARGS)
 
 bench-server: venv
 	$(PY) benchmarks/server_bench.py $(BENCH_ARGS)

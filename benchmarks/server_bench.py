@@ -97,7 +97,7 @@ def update_worker_official(url: str, token: str, name: str, duration: float) -> 
     import datetime
 
     from kubernetes import client
-    from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
 
     configuration = client.Configuration()
     configuration.host = url
@@ -126,6 +126,7 @@ def update_worker_official(url: str, token: str, name: str, duration: float) -> 
     deadline = time.monotonic() + duration
     started = time.monotonic()
     while time.monotonic() < deadline:
+        assert lease.spec is not None
         lease.spec.renew_time = renew_time()
         try:
             lease = api.replace_namespaced_lease(name, NAMESPACE, lease)
@@ -170,21 +171,21 @@ def watch_worker(
     marker = b'"type":"MODIFIED"'
     while time.monotonic() < deadline and any(n < expected for n in seen.values()):
         for key, _ in selector.select(0.2):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            conn = key.fileobj
+            assert isinstance(conn, socket.socket)  # only sockets are registered
             try:
-                data = sock.recv(262144)
+                data = conn.recv(262144)
             except BlockingIOError:
                 continue
             if not data:
-                selector.unregister(sock)
+                selector.unregister(conn)
                 continue
-            buffer = buffers[sock] + data
+            buffer = buffers[conn] + data
             lines = buffer.split(b"\n")
-            buffers[sock] = lines.pop()
+            buffers[conn] = lines.pop()
             found = sum(1 for line in lines if marker in line)
             if found:
-                seen[sock] += found
+                seen[conn] += found
                 last_event = time.monotonic()
     complete = sum(1 for n in seen.values() if n >= expected)
     for sock in seen:
@@ -283,7 +284,8 @@ def bench_watchers(steps: list[int], events: int, processes: int) -> None:
             lease = api.create_namespaced_lease(
                 NAMESPACE, client.V1Lease(metadata=client.V1ObjectMeta(name="watched"))
             )
-            start_rv = lease.metadata.resource_version
+            assert lease.metadata is not None
+            start_rv = str(lease.metadata.resource_version)
             token = server.token_for()
             shares = [
                 total // processes + (1 if i < total % processes else 0) for i in range(processes)

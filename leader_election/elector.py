@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 # Upper bound of one wait, so the loop re-checks its state even when nothing is scheduled.
 _MAX_WAIT = 60.0
+_NOT_LEADING = (-math.inf, -1)
 
 EventCallback = Callable[[Acquired | Lost | Changed], None]
 RequestCallback = Callable[[Op, float, Failure | None], None]
@@ -108,7 +109,9 @@ class Elector:
         self._machine = Machine(policy_for(options))
         self._inbox: collections.deque[Observation] = collections.deque()
         self._wake = threading.Event()
-        self._leading_until = -math.inf
+        # (leading until, fencing token), replaced as one tuple so that a reader on another
+        # thread never pairs a new term's deadline with the previous term's token.
+        self._term: tuple[float, int] = _NOT_LEADING
         self._random = random.Random()  # noqa: S311 - jitter, not security
         self._last_error: ApiError | None = None
         self._reported_error = ""
@@ -149,7 +152,13 @@ class Elector:
 
     @property
     def is_leader(self) -> bool:
-        return self._clock.monotonic() < self._leading_until
+        return self._clock.monotonic() < self._term[0]
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The current term's token while leader (judged now), else None."""
+        until, token = self._term
+        return token if self._clock.monotonic() < until else None
 
     @property
     def machine(self) -> Machine:
@@ -183,11 +192,11 @@ class Elector:
                 self._options.identity,
             )
             if self._machine.state is State.LEADING:
-                self._leading_until = -math.inf
+                self._term = _NOT_LEADING
                 self._on_event(Lost(LostReason.RENEW_FAILED, self._machine.token))
             raise
         finally:
-            self._leading_until = -math.inf
+            self._term = _NOT_LEADING
             self.stopped.set()
             self.first_round.set()
 
@@ -208,7 +217,8 @@ class Elector:
             self._machine = machine
             # Publish before any event goes out: receivers of leader.lost must see
             # is_leader false, receivers of leader.elected must see it true.
-            self._leading_until = machine.deadline if machine.state is State.LEADING else -math.inf
+            leading = machine.state is State.LEADING
+            self._term = (machine.deadline, machine.token) if leading else _NOT_LEADING
             self._log_transition(before, machine, actions)
             if machine.decided and not self.first_round.is_set():
                 self.first_round.set()

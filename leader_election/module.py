@@ -264,10 +264,9 @@ class LeaderElectionModule:
         if self._standalone:
             return 0 if self._phase == "started" else None
         elector = self._elector
-        if elector is None:
-            return None
-        machine = elector.machine  # one snapshot: the token and the deadline of the same term
-        return machine.token if machine.is_leader_at(self.options.clock.monotonic()) else None
+        # From the elector's published term: a re-elected leader never shows the token of
+        # its previous term, not even for the instant before leader.elected is queued.
+        return elector.fencing_token if elector is not None else None
 
     @property
     def last_error(self) -> ApiError | None:

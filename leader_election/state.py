@@ -28,9 +28,17 @@ Semantics are client-go's (``tools/leaderelection``), with these rules:
 3. The leader renews with an optimistic replace of the object it last saw (no read first); a
    409 means someone else wrote, so it reads and decides again.
 4. A watch event that contradicts the leader's view is only a hint (it may be stale): the
-   leader answers it by renewing at once, and lets the write's outcome decide.
+   leader answers it by renewing at once, and lets the write's outcome decide. A late echo of
+   one of the leader's own writes (its ``resourceVersion`` is one we wrote) is no hint: under
+   load the watch can trail the leader by a write, and renewing on each late echo would make
+   the next echo late too — a renewal storm that never ends.
 5. ``leaseTransitions`` grows by one at every acquisition by a candidate that was not leading,
    so it is a fencing token that strictly increases from one leadership term to the next.
+6. A Lease deleted under a live holder (by hand, by a namespace cleanup) is not created again
+   until that holder's claim, as we observed it, has run out: the holder keeps acting until
+   its next renewal meets the 404, so a new Lease at once would give two leaders (client-go
+   creates at once). The holder itself re-creates at once, with the next fencing token.
+   A candidate that never saw the Lease cannot know; the Role in ``rbac/`` grants no delete.
 """
 
 from __future__ import annotations
@@ -267,6 +275,7 @@ class Policy:
 
 _NEVER = math.inf
 _MIN_TIMEOUT = 0.01
+_OWN_VERSIONS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +301,7 @@ class Machine:
     poll_at: float = _NEVER
     watch_healthy: bool = False
     reported_holder: str | None = None  # as client-go: nobody is reported until someone holds
+    own_versions: tuple[str, ...] = ()  # resourceVersions of our latest writes (rule 4)
     decided: bool = False
     wake_at: float = _NEVER
 
@@ -471,6 +481,9 @@ class _Transition:
             if lease is not None and lease.record == m.observed.record:
                 # Our own write echoed, or a metadata-only edit after it: a fresher base.
                 self.update(observed=lease)
+            elif lease is not None and lease.resource_version in m.own_versions:
+                # A late echo of an earlier write of ours: nothing anyone else did (rule 4).
+                return
             else:
                 # Possibly stale; a write settles it either way (rule 4).
                 self.update(renew_at=self.now)
@@ -483,11 +496,15 @@ class _Transition:
         if m.state is State.STOPPED or m.state is State.RELEASING:
             return
         self.observe(obs.lease)
+        # Versions are compared for equality only (they are opaque). A few suffice: an echo
+        # trailing by more than that costs one extra renewal, not a storm.
+        versions = m.own_versions if m.state is State.LEADING else ()
         self.update(
             failures=0,
             not_before=0.0,
             renewed_at=obs.sent_at,
             renew_at=obs.sent_at + m.policy.renewal_interval,
+            own_versions=(*versions, obs.lease.resource_version)[-_OWN_VERSIONS:],
         )
         if m.state is State.FOLLOWING:
             token = obs.lease.record.lease_transitions
@@ -540,12 +557,14 @@ class _Transition:
         if not m.decided and (m.state is State.LEADING or self.held_by_other(now)):
             self.update(decided=True)
 
-    def held_by_other(self, now: float) -> bool:
+    def held_by_other(self, now: float, *, ignore_missing: bool = False) -> bool:
+        """Another candidate's claim, as we last observed it, is still running at ``now``
+        (with ``ignore_missing``: even if the Lease has since been deleted)."""
         m = self.m
         return (
             m.state is State.FOLLOWING
             and m.known
-            and not m.lease_missing
+            and (ignore_missing or not m.lease_missing)
             and m.observed is not None
             and m.observed.record.is_held
             and m.observed.record.holder_identity != m.policy.identity
@@ -584,6 +603,10 @@ class _Transition:
             self.actions.append(Get(timeout))
             return
         if m.lease_missing:
+            if self.held_by_other(now, ignore_missing=True):
+                # Deleted under a live holder: wait out its claim (rule 6).
+                self.update(wake_at=m.expiry() + m.policy.expiry_jitter * self.jitter)
+                return
             # Keep fencing tokens growing across a deletion when we saw the old Lease.
             transitions = m.max_transitions + 1 if m.max_transitions >= 0 else 0
             self.update(wake_at=_NEVER)

@@ -6,11 +6,14 @@ the multi-process tests, the benchmarks and the chaos suite start it; so can you
 failover against ``leader-election serve``.
 
 With ``--action-log PATH`` it also runs a *protected action loop*: every few milliseconds,
-while ``is_leader``, it appends ``monotonic-time identity fencing-token`` to PATH. The time is
-taken *before* asking ``is_leader``, so a logged time is always one at which this process was
-entitled to act; merged logs of all candidates must never interleave.
+while leader, it appends ``monotonic-time identity fencing-token`` to PATH. The time is read
+between two checks that see the same term (``fencing_token``), so a logged time always lies
+inside a term in which this process was entitled to act; merged logs of all candidates must
+never interleave. The write itself may come later (a pause between check and write is the
+classic hazard that only fencing tokens guard against), but the logged time stays entitled.
 
-SIGTERM and SIGINT stop the module (a leader releases the Lease) and exit with status 0.
+SIGTERM and SIGINT stop the module (a leader releases the Lease) and exit with status 0; the
+``exit`` event lists the threads still alive after ``stop()`` (none, when all went well).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import os
 import signal
 import sys
@@ -63,10 +67,15 @@ def _protected_loop(
 ) -> None:
     with open(path, "a", buffering=1, encoding="utf-8") as log:
         while not stop.is_set():
-            now = time.monotonic()  # before the check: the entitlement is judged at `now`
-            token = election.fencing_token
-            if token is not None and election.is_leader:
-                log.write(f"{now:.6f} {election.identity} {token}\n")
+            # The same term before and after reading the clock: a term is one unbroken
+            # interval (a new one gets a new token), so it covers `now`. Checking only after
+            # would be wrong at a term's start: a pause between reading the clock and the
+            # check could date an action before the term that allowed it began.
+            before = election.fencing_token
+            now = time.monotonic()
+            after = election.fencing_token
+            if before is not None and before == after:
+                log.write(f"{now:.6f} {election.identity} {after}\n")
             stop.wait(period)
 
 
@@ -100,11 +109,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--run-for", type=float, help="stop by itself after SECONDS (default: run until signal)"
     )
+    parser.add_argument(
+        "--log-level",
+        help="log the library at this level (DEBUG, INFO, ...) to stderr, each line stamped "
+        "with time.monotonic() like the events",
+    )
     return parser
+
+
+def _log_to_stderr(level: str) -> None:
+    class _Monotonic(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"{time.monotonic():.6f} {record.threadName} {super().format(record)}"
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Monotonic("%(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("leader_election")
+    package.addHandler(handler)
+    package.setLevel(level.upper())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.log_level:
+        _log_to_stderr(args.log_level)
     options: dict[str, Any] = {
         "lease_name": args.lease,
         "namespace": args.namespace,
@@ -162,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if worker is not None:
         worker.join(5.0)
     election.stop()
-    report("exit")
+    # Threads still alive after stop() would have been cut off by the exit: name them so the
+    # chaos checker can fail a run that leaves one behind.
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    report("exit", threads=others)
     return 0
 
 

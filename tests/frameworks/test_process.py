@@ -58,7 +58,7 @@ def fork_child(fork: Callable[[], int], child: Callable[[], dict[str, Any]]) -> 
             os.close(read_end)
             try:
                 result = child()
-            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            except BaseException as exc:  # reported to the parent
                 result = {"error": f"{type(exc).__name__}: {exc}"}
             os.write(write_end, json.dumps(result).encode())
             status = 0

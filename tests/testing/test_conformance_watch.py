@@ -48,7 +48,7 @@ class Collector:
         try:
             for event in self._watch.stream(func, *args, **kwargs):
                 self.events.append(event)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:  # reported by the test
             # Watch.stop() shuts the socket down under the reader; that is not a failure.
             if not self._stopping:
                 self.error = exc

@@ -161,7 +161,7 @@ def test_stop_closes_open_watches(lease_api_server_factory: Any) -> None:
         try:
             for _ in watch.Watch().stream(api.list_namespaced_lease, "default", timeout_seconds=60):
                 pass
-        except BaseException as exc:  # noqa: BLE001 - the connection is closed under the client
+        except BaseException as exc:  # the connection is closed under the client
             errors.append(exc)
         finally:
             ended.set()

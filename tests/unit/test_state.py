@@ -167,6 +167,39 @@ def test_a_released_lease_is_taken_at_once() -> None:
     assert c.events == [Changed("other"), Changed(None)]  # nobody holds it now
 
 
+def test_a_lease_deleted_under_a_live_holder_is_recreated_only_when_its_claim_runs_out() -> None:
+    # Deleted by hand while "other" leads: other acts until its renewal meets the 404, so a
+    # Lease created now would give two leaders at once. Wait as if the Lease were there.
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=7)), 1.0)
+    assert c.feed(WatchEvent(None), 2.0) == []
+    assert c.events == [Changed("other"), Changed(None)]
+    assert c.machine.wake_at == 5.0  # other's claim, as we observed it, ends at 1.0 + 4
+    create = c.request(TimerFired(), 5.0)
+    assert isinstance(create, Put) and create.op is Op.CREATE
+    assert create.record.lease_transitions == 8  # fencing tokens keep growing
+
+
+def test_a_lease_deleted_after_its_holder_s_claim_ran_out_is_created_at_once() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=7)), 1.0)
+    create = c.request(WatchEvent(None), 5.5)
+    assert isinstance(create, Put) and create.op is Op.CREATE
+
+
+def test_a_released_lease_that_is_then_deleted_is_created_at_once() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("", "5", transitions=7, duration=1)), 1.0)
+    create = c.request(WatchEvent(None), 1.1)
+    assert isinstance(create, Put) and create.op is Op.CREATE
+
+
 def test_losing_the_race_for_a_lease_means_reading_it_again() -> None:
     c = Candidate()
     c.request(Started(), 0.0)
@@ -275,6 +308,25 @@ def test_the_echo_of_our_own_write_changes_nothing() -> None:
     create = c.lead(0.0)
     assert c.feed(WatchEvent(written(create, "10")), 0.1) == []
     assert c.machine.wake_at == 2.0
+
+
+def test_a_late_echo_of_an_earlier_renewal_is_not_taken_for_someone_elses_write() -> None:
+    # Under load the watch can trail the leader by one write: the echo of renewal k arrives
+    # after renewal k+1 succeeded. Renewing "to check" would make the echo of k+1 trail
+    # k+2, and so on: a renewal storm that never ends.
+    c = Candidate()
+    c.lead(0.0)
+    echoes = []
+    for k, now in enumerate((2.0, 4.0, 6.0)):
+        renew = c.request(TimerFired(), now)
+        assert isinstance(renew, Put) and renew.op is Op.RENEW
+        echo = lease("me", str(11 + k), renew_offset=now)
+        c.feed(WriteSucceeded(Op.RENEW, echo, sent_at=now), now + 0.01)
+        echoes.append(echo)
+    assert c.feed(WatchEvent(echoes[1]), 6.02) == []  # the echo of the renewal at 4.0
+    assert c.machine.wake_at == 8.0
+    assert c.feed(WatchEvent(echoes[2]), 6.03) == []  # the current one
+    assert c.machine.observed == echoes[2]
 
 
 def test_stopping_a_leader_gives_up_leadership_before_releasing() -> None:

@@ -1,0 +1,377 @@
+"""The chaos checker: what must hold after any run, judged from logs alone (pure, no I/O
+beyond reading the files it is given).
+
+Inputs are what the candidate processes leave behind: each one's *action log* (lines
+``monotonic-time identity token`` written by the protected action loop while it believed it
+led; ``-`` when the implementation has no fencing token) and its JSON *event lines*, plus how
+the process ended and whether the driver killed it.
+
+Invariants:
+
+1. **Never two leaders acting at once.** A *term* is every sample of one ``(identity, token)``;
+   its *span* is ``[first sample, last sample]``. Two terms *overlap* when their spans
+   intersect. Times come from CLOCK_MONOTONIC, which every process on a Linux machine shares,
+   and each sample's time is read between two checks that saw the same term (same fencing
+   token, or for a client without tokens the same leadership flag), so a sample at ``t``
+   means "this process was entitled to lead at ``t``". Any reported overlap is therefore
+   real: two processes were entitled at interleaved instants. The converse is bounded by the
+   sampling period ``p`` (~2 ms): an overlap shorter than ``p`` at the very edge of a term can
+   go unseen, which is why the report also gives the smallest *gap* between consecutive
+   terms — the margin actually kept.
+2. **Fencing tokens strictly increase** from one term to the next (terms in time order), and
+   from one ``elected`` event to the next across all processes.
+3. **Every elected event has exactly one matching lost event**, in order, per process: elected
+   and lost alternate, a lost carries its elected's token, and a process may end while leading
+   only if the driver SIGKILLed it.
+4. **Clean exits**: a process the driver stopped with SIGTERM exits with status 0 after an
+   ``exit`` event; no process ends on its own with a failure.
+5. **No thread left behind**: the ``exit`` event lists no thread still alive after ``stop()``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Overlap",
+    "ProcessRecord",
+    "Sample",
+    "Term",
+    "Verdict",
+    "check",
+    "parse_action_log",
+    "terms_from_samples",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One protected action: at monotonic ``t``, ``identity`` acted with ``token``."""
+
+    t: float
+    identity: str
+    token: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """The samples of one leadership term, ``(identity, token)``."""
+
+    identity: str
+    token: int | None
+    start: float
+    end: float
+    samples: int
+
+    def describe(self) -> str:
+        token = "-" if self.token is None else str(self.token)
+        return f"{self.identity}#{token} [{self.start:.6f}, {self.end:.6f}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """Two terms whose spans intersect, by ``seconds``."""
+
+    first: Term
+    second: Term
+    seconds: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.first.describe()} and {self.second.describe()} overlap by "
+            f"{self.seconds * 1000:.1f} ms"
+        )
+
+
+@dataclass
+class ProcessRecord:
+    """One candidate process as the driver saw it."""
+
+    identity: str
+    events: list[dict[str, Any]]
+    returncode: int | None
+    killed: bool = False
+    """SIGKILLed by the driver: it owes no lost or exit event."""
+    terminated: bool = False
+    """Stopped by the driver with SIGTERM: it must exit cleanly."""
+
+
+@dataclass
+class Verdict:
+    """What the checker found. ``ok`` when every invariant held."""
+
+    samples: int = 0
+    terms: list[Term] = field(default_factory=list)
+    elected: int = 0
+    overlaps: list[Overlap] = field(default_factory=list)
+    min_gap: float | None = None
+    token_violations: list[str] = field(default_factory=list)
+    event_violations: list[str] = field(default_factory=list)
+    exit_violations: list[str] = field(default_factory=list)
+    thread_violations: list[str] = field(default_factory=list)
+    log_violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def transitions(self) -> int:
+        """Changes of leadership: every elected event after the first."""
+        return max(self.elected - 1, 0)
+
+    @property
+    def violations(self) -> list[str]:
+        return (
+            [o.describe() for o in self.overlaps]
+            + self.token_violations
+            + self.event_violations
+            + self.exit_violations
+            + self.thread_violations
+            + self.log_violations
+        )
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> str:
+        gap = "n/a" if self.min_gap is None else f"{self.min_gap * 1000:.1f} ms"
+        lines = [
+            f"transitions: {self.transitions} (elected events: {self.elected}; terms with "
+            f"actions: {len(self.terms)}; action samples: {self.samples})",
+            f"overlaps: {len(self.overlaps)}; smallest gap between terms: {gap}",
+            f"fencing-token violations: {len(self.token_violations)}",
+            f"elected/lost violations: {len(self.event_violations)}",
+            f"unclean exits: {len(self.exit_violations)}; threads left behind: "
+            f"{len(self.thread_violations)}; malformed log lines: {len(self.log_violations)}",
+        ]
+        for violation in self.violations[:20]:
+            lines.append(f"  VIOLATION {violation}")
+        if len(self.violations) > 20:
+            lines.append(f"  ... and {len(self.violations) - 20} more")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+# -- action logs ---------------------------------------------------------------------------
+def parse_action_log(
+    lines: Iterable[str], *, source: str = "action log"
+) -> tuple[list[Sample], list[str]]:
+    """Samples from action-log lines, and complaints about malformed ones.
+
+    The last line may be cut short by a SIGKILL in the middle of a write: it is dropped
+    silently. A malformed line anywhere else is reported.
+    """
+    samples: list[Sample] = []
+    problems: list[str] = []
+    items = list(lines)
+    for number, raw in enumerate(items, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 3:
+                raise ValueError(line)
+            t = float(parts[0])
+            token = None if parts[2] == "-" else int(parts[2])
+        except ValueError:
+            if number == len(items):
+                continue  # a torn final write
+            problems.append(f"{source}:{number}: malformed line {line!r}")
+            continue
+        samples.append(Sample(t, parts[1], token))
+    return samples, problems
+
+
+def read_action_logs(paths: Iterable[str | Path]) -> tuple[list[Sample], list[str]]:
+    samples: list[Sample] = []
+    problems: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if not p.exists():
+            continue
+        with p.open(encoding="utf-8", errors="replace") as handle:
+            got, bad = parse_action_log(handle, source=str(p))
+        samples.extend(got)
+        problems.extend(bad)
+    return samples, problems
+
+
+def terms_from_samples(
+    samples: Iterable[Sample],
+    ends: Mapping[tuple[str, int | None], Sequence[float]] | None = None,
+) -> list[Term]:
+    """Group samples into terms, ordered by start.
+
+    ``ends`` gives, per ``(identity, token)``, the times at which that process reported the
+    term lost: samples after such a time belong to a later term with the same token (a token
+    reused after a fencing violation elsewhere), not to one long term spanning the others.
+    A term ends before its lost event is printed (``is_leader`` turns false first), so no
+    sample of a term comes after its lost event.
+    """
+    ends = ends or {}
+    spans: dict[tuple[str, int | None, int], list[float]] = {}
+    for s in samples:
+        cuts = ends.get((s.identity, s.token), ())
+        epoch = bisect.bisect_right(sorted(cuts), s.t) if cuts else 0
+        span = spans.setdefault((s.identity, s.token, epoch), [math.inf, -math.inf, 0])
+        span[0] = min(span[0], s.t)
+        span[1] = max(span[1], s.t)
+        span[2] += 1
+    terms = [
+        Term(identity, token, start, end, int(count))
+        for (identity, token, _), (start, end, count) in spans.items()
+    ]
+    return sorted(terms, key=lambda term: (term.start, term.end))
+
+
+def find_overlaps(terms: Sequence[Term]) -> tuple[list[Overlap], float | None]:
+    """Every pair of terms whose spans intersect, and the smallest gap between
+    consecutive non-overlapping terms (seconds)."""
+    ordered = sorted(terms, key=lambda term: term.start)
+    overlaps: list[Overlap] = []
+    min_gap: float | None = None
+    open_terms: list[Term] = []  # terms whose end is past the current start
+    latest_end: Term | None = None
+    for term in ordered:
+        open_terms = [t for t in open_terms if t.end >= term.start]
+        for other in open_terms:
+            overlaps.append(Overlap(other, term, min(other.end, term.end) - term.start))
+        if not open_terms and latest_end is not None:
+            gap = term.start - latest_end.end
+            min_gap = gap if min_gap is None else min(min_gap, gap)
+        open_terms.append(term)
+        if latest_end is None or term.end > latest_end.end:
+            latest_end = term
+    return overlaps, min_gap
+
+
+# -- events --------------------------------------------------------------------------------
+def _check_events(record: ProcessRecord, verdict: Verdict) -> None:
+    leading = False
+    token: Any = None
+    who = record.identity
+    for event in record.events:
+        kind = event.get("event")
+        if kind == "elected":
+            if leading:
+                verdict.event_violations.append(
+                    f"{who}: elected again (token {event.get('token')}) without a lost for "
+                    f"token {token}"
+                )
+            leading, token = True, event.get("token")
+        elif kind == "lost":
+            if not leading:
+                verdict.event_violations.append(
+                    f"{who}: lost (token {event.get('token')}) without a preceding elected"
+                )
+            elif event.get("token") != token:
+                verdict.event_violations.append(
+                    f"{who}: lost carries token {event.get('token')}, its elected had {token}"
+                )
+            leading = False
+        elif kind == "exit" and leading:
+            verdict.event_violations.append(f"{who}: exited while leading, without a lost event")
+            leading = False
+    if leading and not record.killed:
+        verdict.event_violations.append(
+            f"{who}: elected (token {token}) was never followed by lost, and it was not killed"
+        )
+
+
+def _check_exit(record: ProcessRecord, verdict: Verdict) -> None:
+    who = record.identity
+    exit_event = next((e for e in record.events if e.get("event") == "exit"), None)
+    if record.killed:
+        return
+    code = record.returncode
+    if code is None:
+        verdict.exit_violations.append(f"{who}: still running when the run ended")
+        return
+    if record.terminated:
+        if code != 0:
+            described = f"signal {-code}" if code < 0 else f"status {code}"
+            verdict.exit_violations.append(f"{who}: SIGTERM ended it with {described}, not 0")
+        elif exit_event is None:
+            verdict.exit_violations.append(f"{who}: exited 0 without its exit event")
+    elif code != 0:
+        reason = exit_event.get("reason", "") if exit_event else ""
+        verdict.exit_violations.append(
+            f"{who}: ended on its own with status {code}" + (f" ({reason})" if reason else "")
+        )
+    else:
+        reason = exit_event.get("reason", "") if exit_event else ""
+        verdict.notes.append(f"{who}: ended on its own" + (f": {reason}" if reason else ""))
+    if exit_event is not None:
+        threads = exit_event.get("threads") or []
+        if threads:
+            verdict.thread_violations.append(f"{who}: threads alive after stop(): {threads}")
+
+
+def check(
+    samples: Sequence[Sample],
+    processes: Sequence[ProcessRecord],
+    *,
+    log_problems: Sequence[str] = (),
+) -> Verdict:
+    """Judge a run. See the module docstring for the invariants."""
+    verdict = Verdict(samples=len(samples), log_violations=list(log_problems))
+    ends: dict[tuple[str, int | None], list[float]] = defaultdict(list)
+    for p in processes:
+        for e in p.events:
+            if e.get("event") == "lost":
+                ends[(p.identity, e.get("token"))].append(float(e["t"]))
+    verdict.terms = terms_from_samples(samples, ends)
+    verdict.overlaps, verdict.min_gap = find_overlaps(verdict.terms)
+
+    # 2. fencing tokens, by terms with actions and by elected events
+    fenced = [t for t in verdict.terms if t.token is not None]
+    for before, after in itertools.pairwise(fenced):
+        if after.token is not None and before.token is not None and after.token <= before.token:
+            verdict.token_violations.append(
+                f"term {after.describe()} follows {before.describe()} without a higher token"
+            )
+    elected = sorted(
+        (
+            (float(e["t"]), p.identity, e.get("token"))
+            for p in processes
+            for e in p.events
+            if e.get("event") == "elected"
+        ),
+        key=lambda item: item[0],
+    )
+    verdict.elected = len(elected)
+    tokens = [(t, who, token) for t, who, token in elected if isinstance(token, int)]
+    for (t0, who0, k0), (t1, who1, k1) in itertools.pairwise(tokens):
+        if k1 <= k0:
+            verdict.token_violations.append(
+                f"elected {who1} token {k1} at {t1:.6f} after {who0} token {k0} at {t0:.6f}"
+            )
+    if elected and not tokens:
+        verdict.notes.append("no fencing tokens: the implementation reports none")
+
+    # terms must belong to an elected event of the same identity and token
+    announced = defaultdict(set)
+    for _, who, token in elected:
+        announced[who].add(token)
+    killed = {p.identity for p in processes if p.killed}
+    last_term = {term.identity: term for term in verdict.terms}
+    for term in verdict.terms:
+        if term.token not in announced.get(term.identity, set()):
+            if term.identity in killed and last_term[term.identity] is term:
+                continue  # SIGKILLed between taking leadership and printing the event
+            verdict.event_violations.append(
+                f"{term.describe()}: acted as leader without an elected event for that term"
+            )
+
+    # 3-5. per process
+    for record in processes:
+        _check_events(record, verdict)
+        _check_exit(record, verdict)
+    return verdict

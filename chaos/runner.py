@@ -1,0 +1,496 @@
+"""The chaos driver: N candidate processes, one fault after another, then the checker.
+
+Every candidate *slot* has its own user (its own kubeconfig), so the server's per-user faults
+partition exactly that slot; slot 0 runs with its wall clock an hour ahead
+(``--wall-clock-skew 3600``), in every generation. A killed or departed candidate is replaced
+by a new process with a new identity (``<slot>-g<generation>``).
+
+Faults are drawn from a seeded generator in shuffled rounds, so every kind occurs once per
+round and a failing run can be replayed with ``--seed``:
+
+- ``kill``: SIGKILL the leader; a new process takes its slot after a random delay.
+- ``term``: SIGTERM the leader (a graceful stop: it must release and exit 0); replaced.
+- ``pause``: SIGSTOP the leader (sometimes a follower) for 1.2-2.5 lease durations, SIGCONT.
+- ``blackhole``: the server holds every request of the leader's (sometimes a follower's) user
+  unanswered for 1.2-2.5 lease durations, then heals (held connections are closed).
+- ``errors``: a burst of 500/503/504/429 answers at a random rate, for everyone.
+- ``latency``: requests of the leader (sometimes everyone) delayed by 1.1-1.6 renew deadlines.
+- ``delete``: the Lease deleted by hand.
+- ``edit``: the Lease edited by hand — taken by an outsider's name, a label added, its
+  renewTime set an hour back, or its leaseDurationSeconds changed.
+
+Not injected, on purpose: a hand edit that *clears* ``holderIdentity`` of a live leader. It is
+indistinguishable from a release, so every client-go-compatible candidate takes the Lease at
+once while the old leader still acts until it notices — the operator forced two leaders.
+
+Between faults the driver waits for one leader again (a stall is reported, not judged: the
+checker judges safety), then a random fraction of a renewal interval so faults land at every
+phase of the renewal cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.fleet import Candidate, Fleet, Impl, Timing, candidate_command
+from chaos.checker import ProcessRecord, Verdict, check, read_action_logs
+
+__all__ = ["PROFILES", "Profile", "RunResult", "run"]
+
+LEASE = "chaos"
+NAMESPACE = "default"
+SKEW_SECONDS = 3600.0
+FAULTS = ("kill", "term", "pause", "blackhole", "errors", "latency", "delete", "edit")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long and how hard a run is."""
+
+    name: str
+    candidates: int
+    timing: Timing
+    duration: float | None = None
+    """Stop injecting faults after this many seconds."""
+    transitions: int | None = None
+    """Stop injecting faults after this many leadership transitions."""
+    max_duration: float = 3600.0
+    """Hard limit, whatever else says."""
+
+
+PROFILES = {
+    # Inside `make test`: every fault kind several times in about a minute and a half.
+    "short": Profile("short", candidates=4, timing=Timing(1000, 600, 200), duration=80.0),
+    # `make chaos`: at least 500 leadership transitions.
+    "long": Profile(
+        "long", candidates=5, timing=Timing(1000, 600, 200), transitions=500, max_duration=5400.0
+    ),
+}
+
+# The official client refuses durations below one second and a renew deadline within
+# 1.2 retry periods; it runs with the smallest timing it accepts.
+OFFICIAL_TIMING = Timing(2000, 1500, 1000)
+
+
+@dataclass
+class RunResult:
+    """What a chaos run did and what the checker found."""
+
+    seed: int
+    profile: Profile
+    impl: Impl
+    timing: Timing
+    verdict: Verdict
+    faults: Counter[str] = field(default_factory=Counter)
+    stalls: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    workdir: str = ""
+    injected: list[tuple[float, str, str]] = field(default_factory=list)
+    """(monotonic start, kind, description) of every fault, in order."""
+
+    def cause(self, t: float) -> tuple[float, str, str] | None:
+        """The last fault injected at or before ``t``."""
+        before = [fault for fault in self.injected if fault[0] <= t]
+        return before[-1] if before else None
+
+    def overlaps_by_fault(self) -> Counter[str]:
+        """Overlaps counted by the kind of the fault that preceded each one."""
+        counts: Counter[str] = Counter()
+        for overlap in self.verdict.overlaps:
+            cause = self.cause(overlap.second.start)
+            counts[cause[1] if cause else "none"] += 1
+        return counts
+
+    def report(self) -> str:
+        faults = ", ".join(f"{kind} {self.faults[kind]}" for kind in FAULTS)
+        lines = [
+            f"chaos {self.profile.name} run of {self.impl}: seed {self.seed}, "
+            f"{self.profile.candidates} candidates, lease {self.timing.lease_duration} ms / "
+            f"renew deadline {self.timing.renew_deadline} ms / renewal "
+            f"{self.timing.renewal_interval} ms, {self.seconds:.0f} s",
+            f"faults: {faults}",
+            self.verdict.summary(),
+            f"leaderless stalls: {len(self.stalls)}",
+        ]
+        if self.verdict.overlaps:
+            by_fault = ", ".join(f"{k} {n}" for k, n in self.overlaps_by_fault().most_common())
+            lines.append(f"overlaps by the fault before them: {by_fault}")
+            for overlap in self.verdict.overlaps[:10]:
+                cause = self.cause(overlap.second.start)
+                lines.append(
+                    f"  {overlap.describe()}; after: {cause[2] if cause else 'no fault'}"
+                    + (f" at {cause[0]:.3f}" if cause else "")
+                )
+        lines.extend(f"  stall: {stall}" for stall in self.stalls[:10])
+        lines.append("verdict: " + ("PASS" if self.verdict.ok else "FAIL"))
+        lines.append(
+            f"replay: python -m chaos --profile {self.profile.name} --impl {self.impl} "
+            f"--seed {self.seed}"
+        )
+        return "\n".join(lines)
+
+
+class _Lease:
+    """Hand edits through the API as the admin user, as kubectl would make them."""
+
+    def __init__(self, server: Any) -> None:
+        self._url = (
+            f"{server.url}/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{LEASE}"
+        )
+        self._token = server.token_for(None)
+
+    def _call(self, method: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self._url, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self._token}")
+        request.add_header("Content-Type", "application/json")
+        request.add_header("Accept", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, None
+
+    def delete(self) -> bool:
+        code, _ = self._call("DELETE")
+        return code == 200
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> bool:
+        for _ in range(10):  # conflicts with the candidates' writes are expected: retry
+            code, lease = self._call("GET")
+            if code != 200 or not isinstance(lease, dict):
+                return False
+            change(lease)
+            code, _ = self._call("PUT", lease)
+            if code == 200:
+                return True
+            if code != 409:
+                return False
+        return False
+
+
+def _micro(seconds_from_now: float) -> str:
+    stamp = time.time() + seconds_from_now
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1e6):06d}Z"
+
+
+class _Driver:
+    def __init__(
+        self,
+        server: Any,
+        fleet: Fleet,
+        *,
+        profile: Profile,
+        impl: Impl,
+        timing: Timing,
+        rng: random.Random,
+        log: Callable[[str], None],
+    ) -> None:
+        self.server = server
+        self.fleet = fleet
+        self.profile = profile
+        self.impl = impl
+        self.timing = timing
+        self.rng = rng
+        self.log = log
+        self.lease = _Lease(server)
+        self.slots: dict[str, Candidate] = {}
+        self.generation: Counter[str] = Counter()
+        self.kubeconfigs: dict[str, str] = {}
+        self.faults: Counter[str] = Counter()
+        self.injected: list[tuple[float, str, str]] = []
+        self.stalls: list[str] = []
+        self.ld, self.rd, self.ri = timing.seconds()
+
+    # -- candidates ------------------------------------------------------------------------
+    def spawn(self, slot: str) -> Candidate:
+        self.generation[slot] += 1
+        identity = f"{slot}-g{self.generation[slot]}"
+        if slot not in self.kubeconfigs:
+            path = self.fleet.workdir / f"{slot}.kubeconfig"
+            self.kubeconfigs[slot] = self.server.write_kubeconfig(path, user=slot)
+        action_log = str(self.fleet.workdir / f"actions-{identity}.log")
+        argv = candidate_command(
+            self.impl,
+            kubeconfig=self.kubeconfigs[slot],
+            lease=LEASE,
+            identity=identity,
+            timing=self.timing,
+            action_log=action_log,
+            wall_clock_skew=SKEW_SECONDS if slot == "c0" else 0.0,
+            extra=["--log-level", "INFO"] if self.impl == "ours" else [],
+        )
+        candidate = self.fleet.spawn(slot, identity, self.impl, argv, action_log=action_log)
+        self.log(f"chaos: t={candidate.started_at:.3f} started {identity} (pid {candidate.pid})")
+        self.slots[slot] = candidate
+        return candidate
+
+    def replace_departed(self) -> None:
+        for slot, candidate in list(self.slots.items()):
+            if not candidate.alive:
+                candidate.wait_exit(1.0)
+                self.spawn(slot)
+
+    def elected_count(self) -> int:
+        return sum(1 for c in self.fleet for e in c.snapshot() if e.get("event") == "elected")
+
+    def leader(self, timeout: float) -> Candidate | None:
+        """The one live, running candidate that says it leads; None after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leaders = self.fleet.leaders()
+            if len(leaders) == 1:
+                return leaders[0]
+            if time.monotonic() >= deadline:
+                return None
+            self.replace_departed()
+            time.sleep(0.02)
+
+    def known_by_all(self, timeout: float) -> Candidate | None:
+        """Wait for one leader that every other live candidate is ready and has reported."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            leaders = self.fleet.leaders()
+            if len(leaders) == 1:
+                leader = leaders[0]
+                others = [c for c in self.slots.values() if c is not leader and c.alive]
+                if all(
+                    c.last("ready") is not None
+                    and (c.last("changed") or {}).get("leader") == leader.identity
+                    for c in others
+                ):
+                    return leader
+            time.sleep(0.02)
+        return None
+
+    def follower(self, leader: Candidate) -> Candidate | None:
+        others = [c for c in self.slots.values() if c is not leader and c.alive and not c.paused]
+        return self.rng.choice(others) if others else None
+
+    def settle(self, after: str) -> Candidate | None:
+        self.replace_departed()
+        # Long enough for expiry, a retry backoff and the start of a replacement process.
+        limit = 4 * self.ld + 15.0
+        started = time.monotonic()
+        leader = self.leader(limit)
+        if leader is None:
+            self.stalls.append(f"no single leader within {limit:.0f} s after {after}")
+            self.log(f"chaos: STALL: no single leader within {limit:.0f} s after {after}")
+        elif time.monotonic() - started > 2 * self.ld + 5.0:
+            self.stalls.append(f"a leader only {time.monotonic() - started:.1f} s after {after}")
+        return leader
+
+    # -- faults ----------------------------------------------------------------------------
+    def hold(self, low: float, high: float) -> float:
+        seconds = self.ld * self.rng.uniform(low, high)
+        time.sleep(seconds)
+        return seconds
+
+    def inject(self, kind: str, leader: Candidate) -> str:
+        rng = self.rng
+        if kind == "kill":
+            leader.send(signal.SIGKILL)
+            leader.wait_exit(5.0)
+            time.sleep(rng.uniform(0.0, self.ld))
+            self.spawn(leader.name)
+            return f"SIGKILL {leader.identity}"
+        if kind == "term":
+            leader.send(signal.SIGTERM)
+            if leader.wait_exit(self.rd + 10.0) is None:
+                leader.send(signal.SIGKILL)
+                leader.wait_exit(5.0)
+            self.spawn(leader.name)
+            return f"SIGTERM {leader.identity}"
+        if kind == "pause":
+            target = leader if rng.random() < 0.75 else (self.follower(leader) or leader)
+            target.send(signal.SIGSTOP)
+            try:
+                seconds = self.hold(1.2, 2.5)
+            finally:
+                target.send(signal.SIGCONT)
+            return f"SIGSTOP {target.identity} for {seconds:.2f} s"
+        if kind == "blackhole":
+            target = leader if rng.random() < 0.75 else (self.follower(leader) or leader)
+            fault = self.server.faults.blackhole(user=target.name)
+            try:
+                seconds = self.hold(1.2, 2.5)
+            finally:
+                fault.remove()
+            return f"blackhole of {target.identity} for {seconds:.2f} s"
+        if kind == "errors":
+            status = rng.choice((500, 503, 504, 429))
+            rate = rng.uniform(0.5, 1.0)
+            fault = self.server.faults.error(status, rate=rate, retry_after=0)
+            try:
+                seconds = self.hold(0.3, 1.5)
+            finally:
+                fault.remove()
+            return f"{status} at rate {rate:.2f} for {seconds:.2f} s"
+        if kind == "latency":
+            delay = self.rd * rng.uniform(1.1, 1.6)
+            user = leader.name if rng.random() < 0.6 else None
+            fault = self.server.faults.latency(delay, user=user)
+            try:
+                seconds = self.hold(0.5, 1.5)
+            finally:
+                fault.remove()
+            who = leader.identity if user else "everyone"
+            return f"latency {delay:.2f} s for {who} during {seconds:.2f} s"
+        if kind == "delete":
+            # A candidate that never saw the Lease (one still starting) cannot know a live
+            # holder's claim and would create it at once: see rule 6 in state.py. Delete only
+            # once every candidate has seen the leader.
+            if self.known_by_all(4 * self.ld + 15.0) is None:
+                return "Lease delete skipped: no leader known to every candidate"
+            done = self.lease.delete()
+            return "Lease deleted" if done else "Lease delete failed"
+        if kind == "edit":
+            how = rng.choice(("outsider", "label", "renew-time", "duration"))
+            ld = int(self.ld)
+
+            def change(lease: dict[str, Any]) -> None:
+                spec = lease.setdefault("spec", {})
+                if how == "outsider":
+                    spec["holderIdentity"] = "operator-by-hand"
+                    spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
+                    spec["acquireTime"] = spec["renewTime"] = _micro(0)
+                    spec["leaseDurationSeconds"] = ld
+                elif how == "label":
+                    labels = lease.setdefault("metadata", {}).setdefault("labels", {})
+                    labels["chaos/edited"] = str(rng.randrange(1_000_000))
+                elif how == "renew-time":
+                    spec["renewTime"] = _micro(-3600.0)
+                else:
+                    spec["leaseDurationSeconds"] = ld + rng.choice((1, 2))
+
+            done = self.lease.edit(change)
+            return f"Lease edited by hand ({how})" + ("" if done else ": failed")
+        raise ValueError(kind)
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> None:
+        profile = self.profile
+        for index in range(profile.candidates):
+            self.spawn(f"c{index}")
+        started = time.monotonic()
+        leader = self.settle("start")
+        cycle: list[str] = []
+        while True:
+            elapsed = time.monotonic() - started
+            transitions = max(self.elected_count() - 1, 0)
+            # Every kind of fault at least once, however slow the machine.
+            covered = all(self.faults[kind] for kind in FAULTS)
+            if covered and profile.duration is not None and elapsed >= profile.duration:
+                break
+            if covered and profile.transitions is not None and transitions >= profile.transitions:
+                break
+            if elapsed >= profile.max_duration:
+                self.log(f"chaos: stopping at the {profile.max_duration:.0f} s limit")
+                break
+            if not cycle:
+                cycle = list(FAULTS)
+                self.rng.shuffle(cycle)
+            kind = cycle.pop()
+            if leader is None or not leader.alive or leader.paused or not leader.leading:
+                leader = self.settle("a stall")
+                if leader is None:
+                    continue
+            time.sleep(self.rng.uniform(0.0, 2 * self.ri))
+            began = time.monotonic()
+            what = self.inject(kind, leader)
+            self.faults[kind] += 1
+            self.injected.append((began, kind, what))
+            self.log(
+                f"chaos: {elapsed:6.1f} s (t={time.monotonic():.3f}), {transitions:4d} "
+                f"transitions: {what}"
+            )
+            leader = self.settle(what)
+
+
+def run(
+    profile: Profile,
+    *,
+    impl: Impl = "ours",
+    seed: int | None = None,
+    workdir: str | Path | None = None,
+    timing: Timing | None = None,
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Run a chaos profile against a fresh embedded server and check the logs.
+
+    ``seed`` None draws one (printed first); ``workdir`` None uses a temporary directory that
+    is removed afterwards unless the verdict failed.
+    """
+    from leader_election.testing.server import LeaseAPIServer
+
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    if timing is None:
+        timing = profile.timing if impl == "ours" else OFFICIAL_TIMING
+    log(f"chaos: profile {profile.name}, {impl}, seed {seed}")
+    own_dir = workdir is None
+    directory = Path(tempfile.mkdtemp(prefix="chaos-")) if workdir is None else Path(workdir)
+    started = time.monotonic()
+    driver: _Driver | None = None
+    verdict = Verdict()
+    passed = False
+    try:
+        with LeaseAPIServer() as server:
+            fleet = Fleet(directory, grace=timing.renew_deadline / 1000 + 10.0)
+            try:
+                driver = _Driver(
+                    server,
+                    fleet,
+                    profile=profile,
+                    impl=impl,
+                    timing=timing,
+                    rng=random.Random(seed),
+                    log=log,
+                )
+                driver.run()
+            finally:
+                fleet.close()
+            records = [
+                ProcessRecord(
+                    identity=c.identity,
+                    events=c.snapshot(),
+                    returncode=c.returncode,
+                    killed=c.killed,
+                    terminated=c.terminated_at is not None,
+                )
+                for c in fleet.candidates
+            ]
+            samples, problems = read_action_logs(
+                c.action_log for c in fleet.candidates if c.action_log
+            )
+            verdict = check(samples, records, log_problems=problems)
+            passed = verdict.ok
+    finally:
+        if own_dir and passed:
+            shutil.rmtree(directory, ignore_errors=True)
+        elif not passed:
+            log(f"chaos: logs kept in {directory}")
+    return RunResult(
+        seed=seed,
+        profile=profile,
+        impl=impl,
+        timing=timing,
+        verdict=verdict,
+        faults=driver.faults if driver else Counter(),
+        stalls=driver.stalls if driver else [],
+        injected=driver.injected if driver else [],
+        seconds=time.monotonic() - started,
+        workdir=str(directory),
+    )
