@@ -316,3 +316,21 @@ def test_a_missing_namespace_is_reported_as_such(candidate: Factory) -> None:
     module = candidate("x", namespace="no-such-namespace", await_leadership=True)
     with pytest.raises(NotFoundError, match="namespace 'no-such-namespace' does not exist"):
         module.start()
+
+
+def test_modules_of_different_leases_in_one_process_are_independent(
+    candidate: Factory,
+) -> None:
+    jobs = candidate("jobs-runner", lease_name="jobs")
+    reports = candidate("reports-runner", lease_name="reports")
+    mine: list[str] = []
+    with leader_elected.connected_to(
+        lambda sender, event: mine.append(event.lease_name), sender=reports
+    ):
+        jobs.start()
+        reports.start()
+        wait_for(lambda: jobs.is_leader and reports.is_leader, what="both to lead their Lease")
+        wait_for(lambda: mine, what="the reports module's elected event")
+        jobs.stop()
+        assert reports.is_leader
+    assert mine == ["reports"]
