@@ -9,7 +9,6 @@ elector: the module leads from ``start()`` to ``stop()``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 import functools
@@ -675,6 +674,10 @@ def _grace_seconds(grace: object) -> float:
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:
     """Run a factory's awaitable to completion from synchronous code."""
+
+    # Imported here: asyncio costs more import time than the rest of this package, and only
+    # async factories need it.
+    import asyncio  # noqa: PLC0415
 
     async def wait() -> Any:
         return await awaitable
