@@ -221,15 +221,8 @@ examples:
 """
 
 
-def register(subparsers: Any) -> None:
-    """Add ``status`` to the ``leader-election`` command line."""
-    parser = subparsers.add_parser(
-        "status",
-        help="show who holds a Lease, since when, and whether it expired",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_STATUS_DESCRIPTION,
-        epilog=_STATUS_EPILOG,
-    )
+def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--lease``, ``-n/--namespace`` and ``--kubeconfig``: how every command names a Lease."""
     parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
     parser.add_argument(
         "-n",
@@ -239,14 +232,26 @@ def register(subparsers: Any) -> None:
         help="namespace of the Lease (default: %(default)s, as in the library)",
     )
     parser.add_argument(
+        "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add ``status`` to the ``leader-election`` command line."""
+    parser = subparsers.add_parser(
+        "status",
+        help="show who holds a Lease, since when, and whether it expired",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_STATUS_DESCRIPTION,
+        epilog=_STATUS_EPILOG,
+    )
+    add_lease_arguments(parser)
+    parser.add_argument(
         "-o",
         "--output",
         choices=("text", "json"),
         default="text",
         help="text for people (default) or json for scripts",
-    )
-    parser.add_argument(
-        "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
     )
     parser.add_argument(
         "--request-timeout",

@@ -46,6 +46,7 @@ from leader_election.errors import (
 from leader_election.events import LeaderLostEvent, leader_changed, leader_elected, leader_lost
 from leader_election.module import LeaderElectionModule
 from leader_election.options import LeaderElectionOptions
+from leader_election.status import add_lease_arguments
 
 __all__ = ["FORWARDED_SIGNALS", "LeadershipTimeout", "register", "run_supervised", "supervise"]
 
@@ -404,17 +405,7 @@ def register(subparsers: Any) -> None:
         description=_RUN_DESCRIPTION,
         epilog=_RUN_EPILOG,
     )
-    parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
-    parser.add_argument(
-        "-n",
-        "--namespace",
-        default="default",
-        metavar="NS",
-        help="namespace of the Lease (default: %(default)s, as in the library)",
-    )
-    parser.add_argument(
-        "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
-    )
+    add_lease_arguments(parser)
     parser.add_argument(
         "--identity",
         metavar="ID",
