@@ -29,10 +29,6 @@ class Dispatcher:
     def __init__(self, name: str, sender: Any) -> None:
         self._sender = sender
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._pending = 0
-        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -40,14 +36,7 @@ class Dispatcher:
 
     def put(self, signal: blinker.Signal, event: Any) -> None:
         """Queue ``event`` for the receivers of ``signal``; returns at once."""
-        with self._lock:
-            self._pending += 1
-            self._idle.clear()
         self._queue.put((signal, event))
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until every queued event has been delivered; False on timeout."""
-        return self._idle.wait(timeout)
 
     def is_current_thread(self) -> bool:
         """True when called from a receiver (on the dispatcher thread itself)."""
@@ -79,13 +68,7 @@ class Dispatcher:
             if item is _STOP:
                 return
             signal, event = item
-            try:
-                self._deliver(signal, event)
-            finally:
-                with self._lock:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self._idle.set()
+            self._deliver(signal, event)
 
     def _deliver(self, signal: blinker.Signal, event: Any) -> None:
         for receiver in list(signal.receivers_for(self._sender)):

@@ -134,10 +134,6 @@ class Transport:
         self._host = str(self._configuration.host).rstrip("/")
         self._pool = api_client.rest_client.pool_manager
 
-    @property
-    def host(self) -> str:
-        return self._host
-
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if content_type:
