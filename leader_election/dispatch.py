@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import blinker
@@ -30,13 +31,18 @@ class Dispatcher:
         self._sender = sender
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.current_receiver: str | None = None
+        """The receiver being called now (its qualified name), for diagnostics."""
 
     def start(self) -> None:
         self._thread.start()
 
-    def put(self, signal: blinker.Signal, event: Any) -> None:
-        """Queue ``event`` for the receivers of ``signal``; returns at once."""
-        self._queue.put((signal, event))
+    def put(
+        self, signal: blinker.Signal, event: Any, *, after: Callable[[], None] | None = None
+    ) -> None:
+        """Queue ``event`` for the receivers of ``signal``; returns at once. ``after`` is
+        called on the dispatcher thread once every receiver has returned."""
+        self._queue.put((signal, event, after))
 
     def is_current_thread(self) -> bool:
         """True when called from a receiver (on the dispatcher thread itself)."""
@@ -67,12 +73,17 @@ class Dispatcher:
             item = self._queue.get()
             if item is _STOP:
                 return
-            signal, event = item
-            self._deliver(signal, event)
+            signal, event, after = item
+            try:
+                self._deliver(signal, event)
+            finally:
+                if after is not None:
+                    after()
 
     def _deliver(self, signal: blinker.Signal, event: Any) -> None:
         for receiver in list(signal.receivers_for(self._sender)):
             started = time.monotonic()
+            self.current_receiver = getattr(receiver, "__qualname__", repr(receiver))
             try:
                 receiver(self._sender, event=event)
             except Exception:
@@ -91,3 +102,4 @@ class Dispatcher:
                     getattr(signal, "name", signal),
                     elapsed,
                 )
+        self.current_receiver = None

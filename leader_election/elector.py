@@ -28,6 +28,8 @@ from leader_election.state import (
     Acquired,
     Action,
     Changed,
+    DrainAbandoned,
+    Drained,
     Emit,
     Failure,
     Get,
@@ -40,6 +42,7 @@ from leader_election.state import (
     Policy,
     Put,
     RequestFailed,
+    ResignRequested,
     Started,
     State,
     StopRequested,
@@ -57,7 +60,7 @@ logger = logging.getLogger(__name__)
 _MAX_WAIT = 60.0
 _NOT_LEADING = (-math.inf, -1)
 
-EventCallback = Callable[[Acquired | Lost | Changed], None]
+EventCallback = Callable[[Acquired | Lost | Changed | DrainAbandoned], None]
 RequestCallback = Callable[[Op, float, Failure | None], None]
 """Called after every request with its op, its duration (s) and its failure (None: success)."""
 
@@ -68,14 +71,7 @@ def _ignore_request(op: Op, seconds: float, failure: Failure | None) -> None:
 
 def policy_for(options: LeaderElectionOptions) -> Policy:
     """The state machine's policy (seconds) for a module's options."""
-    assert options.renew_deadline is not None
-    return Policy(
-        identity=options.identity,
-        renewal_interval=options.renewal_interval.total_seconds(),
-        renew_deadline=options.renew_deadline.total_seconds(),
-        lease_duration_seconds=options.lease_duration_seconds,
-        release_on_stop=options.release_on_stop,
-    )
+    return Policy.of(options.identity, options.timing, release_on_stop=options.release_on_stop)
 
 
 def _classify(exc: ApiError) -> Failure:
@@ -120,14 +116,15 @@ class Elector:
         error (``first_round_error``)."""
         self.first_round_error: ApiError | None = None
         """A forbidden / missing-namespace answer before the first round was decided."""
-        self.stopped = threading.Event()
+        # Notified after every step, so callers can wait for a state (resign) without polling.
+        self._stepped = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._watcher = LeaseWatcher(
             lock,
             self.post,
             name=f"{thread_name}-watch",
             identity=options.identity,
-            connect_timeout=min(options.renewal_interval.total_seconds(), 10.0),
+            connect_timeout=options.timing.follower_timeout,
         )
 
     # -- public surface (any thread) -------------------------------------------------------
@@ -142,6 +139,13 @@ class Elector:
 
     def request_stop(self) -> None:
         self.post(StopRequested())
+
+    def request_resign(self) -> None:
+        self.post(ResignRequested())
+
+    def drained(self, token: int) -> None:
+        """The work of the term with this fencing token has returned: release may go on."""
+        self.post(Drained(token))
 
     def join(self, timeout: float) -> bool:
         """Wait for the elector (release included) and the watch thread to end."""
@@ -159,6 +163,13 @@ class Elector:
         """The current term's token while leader (judged now), else None."""
         until, token = self._term
         return token if self._clock.monotonic() < until else None
+
+    def wait_for(self, predicate: Callable[[Machine], bool], timeout: float) -> bool:
+        """Wait until ``predicate(machine)`` holds (True), the thread ended, or ``timeout``."""
+        with self._stepped:
+            return self._stepped.wait_for(
+                lambda: predicate(self._machine) or not self._thread.is_alive(), timeout
+            ) and predicate(self._machine)
 
     @property
     def machine(self) -> Machine:
@@ -197,8 +208,9 @@ class Elector:
             raise
         finally:
             self._term = _NOT_LEADING
-            self.stopped.set()
             self.first_round.set()
+            with self._stepped:
+                self._stepped.notify_all()
 
     def _is_stopped(self) -> bool:
         return self._machine.state is State.STOPPED
@@ -222,6 +234,8 @@ class Elector:
             self._log_transition(before, machine, actions)
             if machine.decided and not self.first_round.is_set():
                 self.first_round.set()
+            with self._stepped:
+                self._stepped.notify_all()
             observation = None
             for action in actions:
                 if isinstance(action, Emit):
@@ -275,7 +289,7 @@ class Elector:
             self.first_round_error = exc
             self.first_round.set()
         machine = self._machine
-        if op is Op.RENEW or (op is Op.GET and machine.state is State.LEADING):
+        if op is Op.RENEW or (op is Op.GET and machine.state in (State.LEADING, State.DRAINING)):
             left = machine.deadline - self._clock.monotonic()
             logger.warning(
                 "lease %s (%s): renewing failed (%s); retrying, %.2f s left before stepping down",
@@ -317,7 +331,11 @@ class Elector:
                     event.token,
                 )
             elif isinstance(event, Lost):
-                unexpected = event.reason.value in ("renew_failed", "taken_over", "lease_deleted")
+                unexpected = event.reason in (
+                    LostReason.RENEW_FAILED,
+                    LostReason.TAKEN_OVER,
+                    LostReason.LEASE_DELETED,
+                )
                 logger.log(
                     logging.ERROR if unexpected else self._level,
                     "lease %s: %s stopped leading: %s",

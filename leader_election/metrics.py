@@ -21,6 +21,9 @@ Metric                                      Type      Meaning
 ``leader_election_renew_failures_total``    counter   failed renewal requests, by ``failure``:
                                                       ``conflict``, ``not_found``,
                                                       ``forbidden`` or ``transient``
+``leader_election_work_overrun_total``      counter   terms whose leader-only work was still
+                                                      running when another candidate could
+                                                      lead (see ``healthy()``)
 =========================================== ========= =========================================
 
 Registering twice is harmless: the collectors are created once per registry, and instrumenting
@@ -44,6 +47,7 @@ except ImportError as exc:  # exercised by a test that hides the package
         "pip install 'leader-election[metrics]'"
     ) from exc
 from leader_election.module import LeaderElectionModule
+from leader_election.state import Failure, Op
 
 __all__ = ["ElectionMetrics", "instrument"]
 
@@ -59,6 +63,7 @@ class _Collectors:
     transitions: Any
     renew_duration: Any
     renew_failures: Any
+    work_overruns: Any
 
 
 def _register(registry: Any, metric: Any, name: str, expected_type: type) -> Any:
@@ -148,6 +153,18 @@ def _build(registry: Any) -> _Collectors:
             "leader_election_renew_failures",
             pc.Counter,
         ),
+        work_overruns=_register(
+            registry,
+            pc.Counter(
+                "leader_election_work_overrun",
+                "Terms whose leader-only work was still running when another candidate "
+                "could lead.",
+                lease,
+                registry=None,
+            ),
+            "leader_election_work_overrun",
+            pc.Counter,
+        ),
     )
 
 
@@ -182,15 +199,16 @@ class ElectionMetrics:
             c.master_status.labels(*lease).set(1 if election.is_leader else 0)
             c.slowpath.labels(*lease)
             c.renew_duration.labels(*lease)
+            c.work_overruns.labels(*lease)
             for transition in ("elected", "lost"):
                 c.transitions.labels(*lease, transition)
         return lease
 
     def on_request(
-        self, election: LeaderElectionModule, op: str, seconds: float, failure: str | None
+        self, election: LeaderElectionModule, op: Op, seconds: float, failure: Failure | None
     ) -> None:
         """Record renewals: their duration, their failures, and conflicts as slow paths."""
-        if op != "renew":
+        if Op(op) is not Op.RENEW:  # Op(...) also accepts the value, as older observers pass
             return
         lease = self._lease(election)
         if lease is None:
@@ -198,8 +216,9 @@ class ElectionMetrics:
         c = self._collectors
         c.renew_duration.labels(*lease).observe(seconds)
         if failure is not None:
-            c.renew_failures.labels(*lease, failure).inc()
-            if failure == "conflict":
+            failure = Failure(failure)
+            c.renew_failures.labels(*lease, failure.value).inc()
+            if failure is Failure.CONFLICT:
                 c.slowpath.labels(*lease).inc()
 
     def on_leadership(self, election: LeaderElectionModule, leading: bool) -> None:
@@ -210,6 +229,12 @@ class ElectionMetrics:
         c = self._collectors
         c.master_status.labels(*lease).set(1 if leading else 0)
         c.transitions.labels(*lease, "elected" if leading else "lost").inc()
+
+    def on_overrun(self, election: LeaderElectionModule, functions: list[str]) -> None:
+        """Count a term whose work outlived it."""
+        lease = self._lease(election)
+        if lease is not None:
+            self._collectors.work_overruns.labels(*lease).inc()
 
 
 def instrument(election: LeaderElectionModule, registry: Any = None) -> ElectionMetrics:

@@ -2,9 +2,10 @@
 
 Mirrors the NestJS module: ``for_root(**options)`` and ``for_root_async(use_factory=...,
 inject=[...])``; events are the blinker signals of ``events.py`` with this module as sender.
-Behind it: an elector thread (``elector.py``) with its watch thread, and a dispatcher thread
-(``dispatch.py``) that delivers events. In standalone mode (no cluster found) there is no
-elector: the module leads from ``start()`` to ``stop()``.
+The facade holds the configuration, the registered observers and leader-only functions, and
+the lifecycle; everything that runs lives in one ``Runtime`` (``runtime.py``) created per
+``start()`` and per fork. In standalone mode (no cluster found) there is no elector: the
+module leads from ``start()`` to ``stop()``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import datetime
 import functools
 import inspect
 import logging
-import os
 import re
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -26,27 +25,20 @@ from typing import Any, Protocol, TypeVar
 from leader_election import process
 from leader_election.connection import Connection, resolve_connection
 from leader_election.dispatch import Dispatcher
-from leader_election.elector import Elector
 from leader_election.errors import ApiError, ConfigurationError, MisuseError
-from leader_election.events import (
-    LeaderChangedEvent,
-    LeaderElectedEvent,
-    LeaderLostEvent,
-    leader_changed,
-    leader_elected,
-    leader_lost,
-)
-from leader_election.lock import LeaseLock
+from leader_election.events import LeaderLostEvent, leader_lost
 from leader_election.options import LeaderElectionOptions, default_identity
-from leader_election.state import Acquired, Changed, Failure, Lost, LostReason, Op, State
-from leader_election.transport import Transport
+from leader_election.process import ProcessHooks
+from leader_election.runtime import Lifecycle, Runtime, job_label
+from leader_election.state import Failure, LostReason, Op, State
+from leader_election.work import JobFunction
 
 __all__ = ["ElectionObserver", "LeaderElectionModule"]
 
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-_JOIN_GRACE = 5.0
+J = TypeVar("J", bound=Callable[..., Any])
 _FACTORY_TIMEOUT = 60.0
 
 
@@ -54,40 +46,14 @@ class ElectionObserver(Protocol):
     """Instrumentation hook (``add_observer``); called on the elector thread, must be fast."""
 
     def on_request(
-        self, election: LeaderElectionModule, op: str, seconds: float, failure: str | None
+        self, election: LeaderElectionModule, op: Op, seconds: float, failure: Failure | None
     ) -> None:
-        """After each API request: ``op`` is get/create/acquire/renew/release, ``failure``
-        None on success or conflict/not_found/forbidden/transient."""
+        """After each API request: ``op`` is the ``Op`` (get/create/acquire/renew/release),
+        ``failure`` None on success or the ``Failure`` (conflict/not_found/forbidden/transient).
+        Both are string enums, so comparing them with their values works too."""
 
     def on_leadership(self, election: LeaderElectionModule, leading: bool) -> None:
         """When this candidate becomes leader (True) or stops being leader (False)."""
-
-
-class _LeaderJob:
-    """``run_while_leader``: a thread per leadership term running ``fn(stop_event)``."""
-
-    def __init__(self, fn: Callable[[threading.Event], Any], thread_name: str) -> None:
-        self.fn = fn
-        self.thread_name = thread_name
-        self.stop_event: threading.Event | None = None
-        self.thread: threading.Thread | None = None
-
-    def begin(self) -> None:
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(
-            target=self._run, args=(self.stop_event,), name=self.thread_name, daemon=True
-        )
-        self.thread.start()
-
-    def end(self) -> None:
-        if self.stop_event is not None:
-            self.stop_event.set()
-
-    def _run(self, stop_event: threading.Event) -> None:
-        try:
-            self.fn(stop_event)
-        except Exception:
-            logger.exception("%s: the leader-only function raised", self.thread_name)
 
 
 class LeaderElectionModule:
@@ -107,23 +73,15 @@ class LeaderElectionModule:
         self._factory = _factory
         self._inject = tuple(_inject)
         self._imports = tuple(_imports)
-        self._lifecycle = threading.RLock()
-        self._phase = "new"  # new -> started -> stopped
-        self._init_runtime()
-
-    def _init_runtime(self) -> None:
-        self._connection: Connection | None = None
-        self._elector: Elector | None = None
-        self._dispatcher: Dispatcher | None = None
-        self._standalone = False
-        # Notified on every elected/lost, so wait_for_leadership never polls.
-        self._leading = threading.Condition()
-        self._jobs: list[_LeaderJob] = []
-        self._jobs_lock = threading.Lock()
-        self._observers: list[ElectionObserver] = getattr(self, "_observers", [])
-        # The process whose threads run this module: a copy of it in a child forked without
-        # our at-fork hook (uWSGI's default) must never believe it leads.
-        self._pid = os.getpid()
+        self._lock = threading.RLock()
+        self._lifecycle = Lifecycle.NEW
+        self._observers: list[ElectionObserver] = []
+        self._jobs: list[tuple[JobFunction, str]] = []
+        self._runtime: Runtime | None = None
+        # Notified on every elected/lost and at stop, so wait_for_leadership never polls.
+        self._waiters = threading.Condition()
+        self.process_hooks: ProcessHooks = _ModuleProcessHooks(self)
+        """What ``leader_election.process`` calls at exit, on signals and across fork."""
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -219,38 +177,39 @@ class LeaderElectionModule:
         """True while this candidate holds the Lease, judged at the moment of the call.
 
         Turns false at the renew deadline on the monotonic clock, even if the elector thread
-        is stuck, and before ``leader.lost`` is sent.
+        is stuck, and before ``leader.lost`` is sent. During a drain (``stop()``,
+        ``resign()``) it is already false, although the Lease is still renewed.
         """
-        if self._pid != os.getpid():
-            return False
-        if self._standalone:
-            return self._phase == "started"
-        elector = self._elector
-        return elector is not None and elector.is_leader
+        runtime = self._runtime
+        return runtime is not None and runtime.is_leader
 
     @property
     def standalone(self) -> bool:
         """True when no cluster was found and this process assumed leadership."""
-        return self._standalone
+        runtime = self._runtime
+        return runtime is not None and runtime.standalone
 
     @property
     def state(self) -> State:
         """Where this candidate is in the election (``State``)."""
-        if self._standalone:
-            return State.LEADING if self._phase == "started" else State.STOPPED
-        elector = self._elector
-        return elector.machine.state if elector is not None else State.STOPPED
+        runtime = self._runtime
+        if runtime is None:
+            return State.STOPPED
+        if runtime.standalone:
+            return State.LEADING if runtime.standalone_leading else State.STOPPED
+        machine = runtime.machine
+        return machine.state if machine is not None else State.STOPPED
 
     @property
     def leader_identity(self) -> str | None:
         """The holder this candidate last observed (itself included); ``None`` if nobody."""
-        if self._standalone:
-            return self.identity if self._phase == "started" else None
-        elector = self._elector
-        if elector is None:
+        runtime = self._runtime
+        if runtime is None:
             return None
-        machine = elector.machine
-        if machine.observed is None or machine.lease_missing:
+        if runtime.standalone:
+            return self.identity if runtime.standalone_leading else None
+        machine = runtime.machine
+        if machine is None or machine.observed is None or machine.lease_missing:
             return None
         holder = machine.observed.record.holder_identity
         return holder or None
@@ -258,11 +217,12 @@ class LeaderElectionModule:
     @property
     def fencing_token(self) -> int | None:
         """``leaseTransitions`` of the current term while leader, else ``None``."""
-        if self._pid != os.getpid():
+        runtime = self._runtime
+        if runtime is None or not runtime.is_leader:
             return None
-        if self._standalone:
-            return 0 if self._phase == "started" else None
-        elector = self._elector
+        if runtime.standalone:
+            return 0
+        elector = runtime.elector
         # From the elector's published term: a re-elected leader never shows the token of
         # its previous term, not even for the instant before leader.elected is queued.
         return elector.fencing_token if elector is not None else None
@@ -270,16 +230,26 @@ class LeaderElectionModule:
     @property
     def last_error(self) -> ApiError | None:
         """The last API error met, until a request succeeds again."""
-        elector = self._elector
+        runtime = self._runtime
+        elector = runtime.elector if runtime is not None else None
         return elector.last_error if elector is not None else None
 
+    @property
+    def work_overruns(self) -> int:
+        """How many terms had leader-only work still running when another candidate could
+        lead (see ``healthy()``)."""
+        runtime = self._runtime
+        return runtime.work.overruns if runtime is not None else 0
+
     def healthy(self, grace: float | datetime.timedelta | None = None) -> bool:
-        """client-go's HealthzAdaptor check: false when the elector is stuck.
+        """client-go's HealthzAdaptor check, plus the work: false when something is stuck.
 
         False when this candidate still considers itself leader (state ``LEADING``) although
         it has not renewed for ``renew_deadline + grace`` — the elector steps down at the
-        renew deadline, so it must be stuck — or when the elector thread of a started module
-        died. True otherwise: before ``start()``, after ``stop()``, in standalone mode, for
+        renew deadline, so it must be stuck — when the elector thread of a started module
+        died, or while leader-only work of a term that ended is still running past the
+        moment another candidate may lead (an overrun: restarting the process ends it).
+        True otherwise: before ``start()``, after ``stop()``, in standalone mode, for
         followers, and for a leader that stepped down because the API server is unreachable
         (restarting the pod would not help it). Wire it to a liveness probe.
 
@@ -289,22 +259,29 @@ class LeaderElectionModule:
         """
         if grace is not None:
             grace = _grace_seconds(grace)
-        if self._phase != "started" or self._standalone:
+        runtime = self._runtime
+        if self._lifecycle is not Lifecycle.STARTED or runtime is None:
             return True
-        elector = self._elector
+        if runtime.work.overrunning():
+            return False
+        if runtime.standalone:
+            return True
+        elector = runtime.elector
         if elector is None or not elector.alive:
             return False
         machine = elector.machine
         if machine.state is not State.LEADING:
             return True
         if grace is None:
-            grace = self.options.renewal_interval.total_seconds()
+            grace = runtime.timing.health_grace
         return self.options.clock.monotonic() <= machine.deadline + grace
 
     def wait_for_leadership(self, timeout: float | None = None) -> bool:
         """Block until this candidate leads (True) or ``timeout`` seconds pass (False)."""
-        with self._leading:
-            self._leading.wait_for(lambda: self.is_leader or self._phase == "stopped", timeout)
+        with self._waiters:
+            self._waiters.wait_for(
+                lambda: self.is_leader or self._lifecycle is Lifecycle.STOPPED, timeout
+            )
         return self.is_leader
 
     # -- helpers ---------------------------------------------------------------------------
@@ -320,22 +297,39 @@ class LeaderElectionModule:
 
         return wrapper  # type: ignore[return-value]
 
-    def run_while_leader(
-        self, fn: Callable[[threading.Event], Any], *, name: str | None = None
-    ) -> Callable[[threading.Event], Any]:
-        """Run ``fn(stop_event)`` in its own thread during each leadership term.
+    def run_while_leader(self, fn: J, *, name: str | None = None) -> J:
+        """Run ``fn(term)`` in its own thread during each leadership term.
 
-        A new thread starts each time leadership is gained; ``stop_event`` is set the moment
-        it is lost (or the module stops), and ``fn`` should return then. Usable as a
-        decorator; returns ``fn``.
+        A new thread starts each time leadership is gained. ``term`` (a ``Term``) is a
+        ``threading.Event`` set the moment the term ends, carrying the ``fencing_token``;
+        ``fn`` should return then. A stopping or resigning leader releases the Lease only
+        after ``fn`` returned (within ``drain_timeout``). Usable as a decorator; returns
+        ``fn``. Functions written as ``fn(stop_event)`` work unchanged.
         """
-        label = name or getattr(fn, "__name__", "job")
-        job = _LeaderJob(fn, f"{self._thread_prefix()}-job-{label}")
-        with self._jobs_lock:
-            self._jobs.append(job)
-            if self.is_leader:
-                job.begin()
+        label = job_label(fn, name)
+        with self._lock:
+            self._jobs.append((fn, label))
+            runtime = self._runtime
+            if runtime is not None:
+                runtime.work.add(fn, label)
         return fn
+
+    def resign(self, timeout: float | None = None) -> bool:
+        """Give up leadership and stay a candidate; False (and nothing done) if not leader.
+
+        Drains like ``stop()`` (the term ends for the work, ``leader.lost`` is delivered and
+        the work returns while the Lease is still renewed), then releases the Lease and does
+        not take it again for one lease duration, so that another candidate does. Waits up
+        to ``timeout`` seconds (default: the drain timeout plus the renew deadline) for the
+        release; called from a receiver or a ``run_while_leader`` function it returns at
+        once, and the release follows when that caller has returned.
+        """
+        runtime = self._runtime
+        if runtime is None or self._lifecycle is not Lifecycle.STARTED or runtime.standalone:
+            return False
+        timing = runtime.timing
+        budget = timeout if timeout is not None else timing.drain_timeout + timing.release_budget
+        return runtime.resign(budget)
 
     def add_observer(self, observer: ElectionObserver) -> None:
         """Register an instrumentation hook (e.g. ``leader_election.metrics``)."""
@@ -343,14 +337,13 @@ class LeaderElectionModule:
 
     def _notify(self, method: str, *args: Any) -> None:
         for observer in list(self._observers):
+            hook = getattr(observer, method, None)
+            if hook is None:
+                continue
             try:
-                getattr(observer, method)(self, *args)
+                hook(self, *args)
             except Exception:
                 logger.exception("%r: observer %r raised in %s", self, observer, method)
-
-    def _on_request(self, op: Op, seconds: float, failure: Failure | None) -> None:
-        if self._observers:
-            self._notify("on_request", op.value, seconds, failure.value if failure else None)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LeaderElectionModule:
@@ -361,12 +354,12 @@ class LeaderElectionModule:
         ``await_leadership``, returns once the first round is decided and raises the
         ``ApiError`` (403, missing namespace) that prevented deciding it.
         """
-        with self._lifecycle:
-            if self._phase == "started":
+        with self._lock:
+            if self._lifecycle is Lifecycle.STARTED:
                 raise MisuseError(
                     f"{self!r} is already started; call stop() before starting it again"
                 )
-            if self._phase == "stopped":
+            if self._lifecycle is Lifecycle.STOPPED:
                 raise MisuseError(
                     f"{self!r} was stopped; a module runs once: create a new one with "
                     "LeaderElectionModule.for_root(...)"
@@ -374,60 +367,36 @@ class LeaderElectionModule:
             options = self._resolve_options()
             connection = resolve_connection(options)
             self._launch(options, connection)
-            self._phase = "started"
-            process.register(self)
+            self._lifecycle = Lifecycle.STARTED
+            process.register(self.process_hooks)
         if options.await_leadership:
             self._await_first_round(options)
         return self
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop competing; a leader releases the Lease first (``release_on_stop``).
+        """Stop competing: drain, then release (``release_on_stop``).
 
-        Waits up to ``timeout`` seconds (default: the renew deadline plus 5 s) for the
-        release, the threads and the delivery of ``leader.lost``. Safe to call twice, from a
-        receiver, or before ``start()``.
+        The term ends for the work at once (``is_leader`` false, every ``run_while_leader``
+        stop event set, ``leader.lost`` delivered); the Lease is still renewed until those
+        functions and receivers have returned (at most ``drain_timeout``), then released.
+        Waits up to ``timeout`` seconds (default: the drain timeout plus the renew deadline
+        plus 5 s). Safe to call twice or before ``start()``; from a receiver or a
+        ``run_while_leader`` function it returns at once and the rest follows when the
+        caller has returned.
         """
-        with self._lifecycle:
-            if self._phase != "started":
-                self._phase = "stopped"
-                process.unregister(self)  # it may wait to start in forked workers
+        with self._lock:
+            if self._lifecycle is not Lifecycle.STARTED:
+                self._lifecycle = Lifecycle.STOPPED
+                process.unregister(self.process_hooks)  # it may wait to start in children
                 return
-            self._phase = "stopped"
-            process.unregister(self)
-        with self._leading:
-            self._leading.notify_all()
-        options = self.options
-        assert options.renew_deadline is not None
-        budget = (
-            timeout if timeout is not None else options.renew_deadline.total_seconds() + _JOIN_GRACE
-        )
-        deadline = time.monotonic() + budget
-        current = threading.current_thread()
-        if self._standalone:
-            self._emit(Lost(LostReason.STOPPED, 0))
-        elif self._elector is not None:
-            self._elector.request_stop()
-            if not self._elector.join(budget):
-                logger.warning("%r: the elector did not stop within %.1f s", self, budget)
-        with self._jobs_lock:
-            jobs = list(self._jobs)
-        for job in jobs:
-            job.end()
-        for job in jobs:
-            thread = job.thread
-            if thread is not None and thread is not current and thread.is_alive():
-                thread.join(max(deadline - time.monotonic(), 0.1))
-                if thread.is_alive():
-                    logger.warning(
-                        "%s did not return after its stop_event was set", job.thread_name
-                    )
-        if self._dispatcher is not None:
-            if self._dispatcher.is_current_thread():
-                self._dispatcher.request_stop()
-            else:
-                self._dispatcher.stop(max(deadline - time.monotonic(), 0.1))
-        if self._connection is not None:
-            self._connection.close()
+            self._lifecycle = Lifecycle.STOPPED
+            process.unregister(self.process_hooks)
+            runtime = self._runtime
+        with self._waiters:
+            self._waiters.notify_all()
+        if runtime is None:
+            return
+        runtime.stop(timeout if timeout is not None else runtime.timing.stop_budget)
 
     def __enter__(self) -> LeaderElectionModule:
         return self.start()
@@ -448,69 +417,7 @@ class LeaderElectionModule:
             f"identity={self._options.identity!r} state={self.state.value}>"
         )
 
-    # -- process hooks (process.py) --------------------------------------------------------
-    @property
-    def handle_signals(self) -> bool:
-        return self._options is not None and self._options.handle_signals
-
-    def _stop_for_process_exit(self) -> None:
-        self.stop()
-
-    def _stop_budget(self) -> float:
-        """The longest ``stop()`` waits (seconds): the renew deadline plus the join grace."""
-        renew_deadline = self.options.renew_deadline
-        assert renew_deadline is not None
-        return renew_deadline.total_seconds() + _JOIN_GRACE
-
-    def _restart_after_fork(self) -> None:
-        """In a forked child: the parent's threads are gone; compete as a new candidate.
-
-        Runs with no other thread alive: locks a parent thread held at the fork are never
-        taken (they may stay locked forever), only replaced.
-        """
-        options = self.options
-        connection = self._connection.reopen() if self._connection is not None else None
-        standalone = self._standalone
-        elector = self._elector
-        parent_led = standalone or (elector is not None and elector.machine.state is State.LEADING)
-        token = elector.machine.token if elector is not None else 0
-        job_specs = [(job.fn, job.thread_name) for job in self._jobs]
-        self._lifecycle = threading.RLock()
-        self._init_runtime()
-        self._jobs = [_LeaderJob(fn, name) for fn, name in job_specs]
-        if parent_led:
-            # Receivers may track leadership in memory this child inherited: tell them the
-            # parent's term does not continue here (identity: the parent's).
-            self._dispatcher = Dispatcher(f"{self._thread_prefix()}-events", self)
-            self._dispatcher.start()
-            self._emit(Lost(LostReason.STOPPED, token))
-            dispatcher = self._dispatcher
-        else:
-            dispatcher = None
-        identity = _forked_identity(options.identity)
-        self._options = dataclasses.replace(options, identity=identity)
-        logger.info(
-            "lease %s: forked child %s competes as a new candidate",
-            options.lease_description,
-            identity,
-        )
-        self._launch(self._options, None if standalone else connection, dispatcher=dispatcher)
-        process.register(self)
-
-    def _start_in_child(self) -> None:
-        """In a forked worker, start a module its parent deferred (``start_in_children``)."""
-        self._lifecycle = threading.RLock()
-        if self._options is not None:
-            identity = _forked_identity(self._options.identity)
-            self._options = dataclasses.replace(self._options, identity=identity)
-        self.start()
-
     # -- internals -------------------------------------------------------------------------
-    def _thread_prefix(self) -> str:
-        if self._options is None:
-            return "leader-election[async]"
-        return f"leader-election[{self._options.lease_description}]"
-
     def _resolve_options(self) -> LeaderElectionOptions:
         if self._options is not None:
             return self._options
@@ -551,38 +458,26 @@ class LeaderElectionModule:
         connection: Connection | None,
         *,
         dispatcher: Dispatcher | None = None,
-    ) -> None:
-        prefix = self._thread_prefix()
-        self._connection = connection
-        self._pid = os.getpid()
-        if dispatcher is None:
-            dispatcher = Dispatcher(f"{prefix}-events", self)
-            dispatcher.start()
-        self._dispatcher = dispatcher
-        if connection is None:
-            self._standalone = True
-            logger.warning(
-                "lease %s: no Kubernetes cluster found (no api_client, kubeconfig, in-cluster "
-                "environment or ~/.kube/config); running standalone: %s assumes leadership",
-                options.lease_description,
-                options.identity,
-            )
-            self._emit(Acquired(0))
-            self._emit(Changed(options.identity))
-            return
-        lock = LeaseLock(Transport(connection.api_client), options.namespace, options.lease_name)
-        self._elector = Elector(
-            options, lock, self._emit, thread_name=prefix, on_request=self._on_request
+    ) -> Runtime:
+        runtime = Runtime(
+            self,
+            options,
+            connection,
+            self._notify,
+            leading=self._waiters,
+            jobs=list(self._jobs),
+            dispatcher=dispatcher,
         )
-        self._elector.start()
+        self._runtime = runtime
+        runtime.start()
+        return runtime
 
     def _await_first_round(self, options: LeaderElectionOptions) -> None:
-        elector = self._elector
+        runtime = self._runtime
+        elector = runtime.elector if runtime is not None else None
         if elector is None:
             return
-        assert options.lease_duration is not None
-        assert options.renew_deadline is not None
-        limit = (options.lease_duration + options.renew_deadline).total_seconds()
+        limit = options.timing.first_round_limit
         if not elector.first_round.wait(limit):
             logger.warning(
                 "lease %s: the first election round was not decided within %.0f s; "
@@ -597,47 +492,83 @@ class LeaderElectionModule:
             self.stop()
             raise error
 
-    def _emit(self, event: Acquired | Lost | Changed) -> None:
-        """Called on the elector thread: must not block. Queues the public event."""
-        options = self.options
-        dispatcher = self._dispatcher
-        assert dispatcher is not None
-        common = {
-            "lease_name": options.lease_name,
-            "namespace": options.namespace,
-            "identity": options.identity,
-        }
-        if isinstance(event, Acquired | Lost):
-            self._notify("on_leadership", isinstance(event, Acquired))
-        if isinstance(event, Acquired):
-            with self._leading:
-                self._leading.notify_all()
-            with self._jobs_lock:
-                for job in self._jobs:
-                    job.begin()
-            dispatcher.put(
-                leader_elected,
-                LeaderElectedEvent(
-                    **common, fencing_token=event.token, standalone=self._standalone
-                ),
+
+class _ModuleProcessHooks:
+    """``ProcessHooks`` of one module: what ``process.py`` calls at exit, on signals, at fork."""
+
+    def __init__(self, module: LeaderElectionModule) -> None:
+        self._module = module
+
+    @property
+    def handle_signals(self) -> bool:
+        options = self._module._options
+        return options is not None and options.handle_signals
+
+    def stop_for_process_exit(self) -> None:
+        self._module.stop()
+
+    def stop_budget(self) -> float:
+        return self._module.options.timing.stop_budget
+
+    def restart_after_fork(self) -> None:
+        """In a forked child: the parent's threads are gone; compete as a new candidate.
+
+        Runs with no other thread alive: locks a parent thread held at the fork are never
+        taken (they may stay locked forever), only replaced.
+        """
+        module = self._module
+        module._lock = threading.RLock()
+        module._waiters = threading.Condition()
+        options = module.options
+        parent = module._runtime
+        connection = None
+        parent_led = False
+        token = 0
+        if parent is not None:
+            connection = parent.connection.reopen() if parent.connection is not None else None
+            machine = parent.machine
+            parent_led = parent.standalone_leading or (
+                machine is not None and machine.state is State.LEADING
             )
-        elif isinstance(event, Lost):
-            with self._leading:
-                self._leading.notify_all()
-            with self._jobs_lock:
-                for job in self._jobs:
-                    job.end()
+            token = machine.token if machine is not None else 0
+        standalone = parent is not None and parent.standalone
+        identity = _forked_identity(options.identity)
+        module._options = dataclasses.replace(options, identity=identity)
+        dispatcher = None
+        if parent_led:
+            # Receivers may track leadership in memory this child inherited: tell them the
+            # parent's term does not continue here (identity: the parent's).
+            dispatcher = Dispatcher(f"leader-election[{options.lease_description}]-events", module)
+            dispatcher.start()
+            module._notify("on_leadership", False)
             dispatcher.put(
                 leader_lost,
                 LeaderLostEvent(
-                    **common,
-                    reason=event.reason,
-                    fencing_token=event.token,
-                    standalone=self._standalone,
+                    lease_name=options.lease_name,
+                    namespace=options.namespace,
+                    identity=options.identity,
+                    reason=LostReason.STOPPED,
+                    fencing_token=token,
+                    standalone=standalone,
                 ),
             )
-        else:
-            dispatcher.put(leader_changed, LeaderChangedEvent(**common, leader=event.holder))
+        logger.info(
+            "lease %s: forked child %s competes as a new candidate",
+            options.lease_description,
+            identity,
+        )
+        module._launch(module._options, None if standalone else connection, dispatcher=dispatcher)
+        process.register(self)
+
+    def start_in_child(self) -> None:
+        """In a forked worker, start a module its parent deferred (``start_in_children``)."""
+        module = self._module
+        module._lock = threading.RLock()
+        module._waiters = threading.Condition()
+        if module._options is not None:
+            identity = _forked_identity(module._options.identity)
+            module._options = dataclasses.replace(module._options, identity=identity)
+        module.start()
 
 
 def _forked_identity(identity: str) -> str:

@@ -14,6 +14,10 @@ The timing invariants mirror client-go's (``lease_duration > renew_deadline > re
   below ``lease_duration``, so the leader always stops before any candidate may take over.
 - ``lease_duration`` — written to the Lease (whole seconds): how long others wait after they
   last saw the record change. Default: twice ``renewal_interval``, rounded up to a second.
+- ``drain_timeout`` — how long a leader that stops (or resigns) waits, still renewing, for its
+  leader-only work and ``leader.lost`` receivers to return before it releases the Lease.
+
+The resolved durations, in seconds, with everything derived from them, are ``timing``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any, Literal
 
 from leader_election.clock import Clock, SystemClock
 from leader_election.errors import ConfigurationError
+from leader_election.timing import Timing
 
 __all__ = ["LeaderElectionOptions", "default_identity"]
 
@@ -55,6 +60,7 @@ _CAMEL_CASE_ALIASES = {
     "releaseOnStop": "release_on_stop",
     "handleSignals": "handle_signals",
     "apiClient": "api_client",
+    "drainTimeout": "drain_timeout",
 }
 
 
@@ -162,8 +168,14 @@ class LeaderElectionOptions:
     """Path of a kubeconfig file to connect with (instead of in-cluster / KUBECONFIG)."""
     api_client: Any = None
     """A configured ``kubernetes.client.ApiClient`` to connect with."""
+    drain_timeout: datetime.timedelta = datetime.timedelta(milliseconds=10000)
+    """How long a stopping leader waits, still renewing, for its ``run_while_leader`` functions
+    and ``leader.lost`` receivers before releasing. Past it, the Lease is not released: it
+    expires. Default 10000 ms: with the release, within Kubernetes' default 30 s grace period."""
     clock: Clock = field(default_factory=SystemClock, compare=False)
     """Source of time; tests inject a skewed or fake clock."""
+    timing: Timing = field(init=False, repr=False, compare=False)
+    """The resolved durations in seconds, and every duration derived from them."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -215,6 +227,19 @@ class LeaderElectionOptions:
                 f"must be longer than renewal_interval ({_seconds(interval)}), or the leader "
                 "steps down before its first renewal",
             )
+
+        drain_timeout = _duration("drain_timeout", self.drain_timeout)
+        set_(self, "drain_timeout", drain_timeout)
+        set_(
+            self,
+            "timing",
+            Timing(
+                renewal_interval=interval.total_seconds(),
+                renew_deadline=deadline.total_seconds(),
+                lease_duration_seconds=int(lease_duration.total_seconds()),
+                drain_timeout=drain_timeout.total_seconds(),
+            ),
+        )
 
         if not isinstance(self.identity, str) or not self.identity.strip():
             raise _fail("identity", self.identity, "must be a non-empty string")
@@ -271,7 +296,7 @@ class LeaderElectionOptions:
         Accepts the NestJS camelCase names too (``leaseName``, ``renewalInterval``, ...).
         Unknown names are rejected with the closest known name. ``source`` prefixes messages.
         """
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls) if f.init}
         normalized: dict[str, Any] = {}
         for key, value in values.items():
             name = _CAMEL_CASE_ALIASES.get(key, key)
@@ -303,8 +328,7 @@ class LeaderElectionOptions:
     @property
     def lease_duration_seconds(self) -> int:
         """``lease_duration`` as the Lease stores it."""
-        assert self.lease_duration is not None
-        return int(self.lease_duration.total_seconds())
+        return self.timing.lease_duration_seconds
 
     @property
     def lease_description(self) -> str:

@@ -39,22 +39,39 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
 
-__all__ = ["register", "start_in_children", "unregister"]
+__all__ = ["HasProcessHooks", "ProcessHooks", "register", "start_in_children", "unregister"]
 
 logger = logging.getLogger(__name__)
 
 
-class Stoppable(Protocol):
+class ProcessHooks(Protocol):
+    """What this module needs of a leader election (``LeaderElectionModule.process_hooks``)."""
+
     @property
-    def handle_signals(self) -> bool: ...
+    def handle_signals(self) -> bool:
+        """Stop on SIGTERM/SIGINT (``handle_signals`` option)."""
 
-    def _stop_for_process_exit(self) -> None: ...
+    def stop_for_process_exit(self) -> None:
+        """Stop (drain, then release) because the process ends."""
 
-    def _stop_budget(self) -> float: ...
+    def stop_budget(self) -> float:
+        """The longest ``stop_for_process_exit`` takes, in seconds."""
 
-    def _restart_after_fork(self) -> None: ...
+    def restart_after_fork(self) -> None:
+        """In a forked child: compete as a new candidate (the parent's threads are gone)."""
 
-    def _start_in_child(self) -> None: ...
+    def start_in_child(self) -> None:
+        """In a forked worker: start a module whose start the parent deferred."""
+
+
+class HasProcessHooks(Protocol):
+    @property
+    def process_hooks(self) -> ProcessHooks: ...
+
+
+def _hooks(module: ProcessHooks | HasProcessHooks) -> ProcessHooks:
+    hooks = getattr(module, "process_hooks", None)
+    return hooks if hooks is not None else module  # type: ignore[return-value]
 
 
 class _Registry:
@@ -62,8 +79,8 @@ class _Registry:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.running: dict[int, Stoppable] = {}
-        self.deferred: dict[int, tuple[Stoppable, Callable[[], bool]]] = {}
+        self.running: dict[int, ProcessHooks] = {}
+        self.deferred: dict[int, tuple[ProcessHooks, Callable[[], bool]]] = {}
         self.previous: dict[int, Any] = {}
         self.installed_in_pid: int | None = None
         # The process whose modules these are: the child hooks act once per new pid.
@@ -76,8 +93,9 @@ _registry = _Registry()
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def register(module: Stoppable) -> None:
+def register(module: ProcessHooks | HasProcessHooks) -> None:
     """Track a started module; install the signal handlers if it wants them and we can."""
+    module = _hooks(module)
     with _registry.lock:
         _registry.running[id(module)] = module
         _hook_uwsgi_postfork()
@@ -85,13 +103,14 @@ def register(module: Stoppable) -> None:
             _install_signal_handlers()
 
 
-def unregister(module: Stoppable) -> None:
+def unregister(module: ProcessHooks | HasProcessHooks) -> None:
+    module = _hooks(module)
     with _registry.lock:
         _registry.running.pop(id(module), None)
         _registry.deferred.pop(id(module), None)
 
 
-def start_in_children(module: Stoppable, accept: Callable[[], bool]) -> None:
+def start_in_children(module: ProcessHooks | HasProcessHooks, accept: Callable[[], bool]) -> None:
     """Start ``module`` in each forked child where ``accept()`` is true, never in this process.
 
     For pre-fork servers that load the application in a master which only supervises
@@ -99,6 +118,7 @@ def start_in_children(module: Stoppable, accept: Callable[[], bool]) -> None:
     does not. ``accept`` runs in the child, right after the fork, and tells a worker from
     other children of the master (gunicorn's dirty arbiter, uWSGI mules).
     """
+    module = _hooks(module)
     with _registry.lock:
         _registry.deferred[id(module)] = (module, accept)
         _hook_uwsgi_postfork()
@@ -144,15 +164,15 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     os.kill(os.getpid(), signum)
 
 
-def _stop_on_helper_thread(modules: list[Stoppable], why: str) -> None:
+def _stop_on_helper_thread(modules: list[ProcessHooks], why: str) -> None:
     def stop_all() -> None:
         for module in modules:
             try:
-                module._stop_for_process_exit()
+                module.stop_for_process_exit()
             except Exception:
                 logger.exception("stopping a leader election on %s failed", why)
 
-    budget = sum(module._stop_budget() for module in modules) + 1.0
+    budget = sum(module.stop_budget() for module in modules) + 1.0
     thread = threading.Thread(target=stop_all, name="leader-election-signal-release", daemon=True)
     thread.start()
     thread.join(budget)
@@ -171,7 +191,7 @@ def _at_exit() -> None:
         modules = list(_registry.running.values())
     for module in modules:
         try:
-            module._stop_for_process_exit()
+            module.stop_for_process_exit()
         except Exception:
             logger.exception("stopping a leader election at exit failed")
 
@@ -196,13 +216,13 @@ def _after_fork_in_child() -> None:
         _registry.installed_in_pid = pid
     for module in running:
         try:
-            module._restart_after_fork()
+            module.restart_after_fork()
         except Exception:
             logger.exception("restarting a leader election after fork failed")
     for module, accept in deferred:
         try:
             if accept():
-                module._start_in_child()
+                module.start_in_child()
         except Exception:
             logger.exception("starting a leader election in a forked worker failed")
 

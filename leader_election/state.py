@@ -8,14 +8,17 @@ through any interleaving with a fake clock.
 
 States, defined by what a caller may assume::
 
-    STOPPED ──start──▶ FOLLOWING ◀──lost──┐
-                         │  ▲             │
-                 acquired│  │ lost        │
-                         ▼  │             │
-                        LEADING ──────────┘
-                         │ stop (release_on_stop)
+    STOPPED ──start──▶ FOLLOWING ◀──lost──┐ ◀─────────────── resigned, after a sit-out ─┐
+                         │  ▲             │                                              │
+                 acquired│  │ lost        │                                              │
+                         ▼  │             │                                              │
+                        LEADING ──────────┘                                              │
+                         │ stop / resign                                                 │
+                         ▼                                                               │
+                       DRAINING ──drained──▶ RELEASING ──written or failed──▶ STOPPED ───┘
+                         │ drain timed out, or the Lease lost meanwhile: no release
                          ▼
-                       RELEASING ──written or failed──▶ STOPPED
+                       STOPPED (or FOLLOWING after a resign)
 
 Semantics are client-go's (``tools/leaderelection``), with these rules:
 
@@ -39,6 +42,14 @@ Semantics are client-go's (``tools/leaderelection``), with these rules:
    its next renewal meets the 404, so a new Lease at once would give two leaders (client-go
    creates at once). The holder itself re-creates at once, with the next fencing token.
    A candidate that never saw the Lease cannot know; the Role in ``rbac/`` grants no delete.
+7. Drain, then release: a leader that stops or resigns ends its term for the work first
+   (``Lost`` is emitted, ``is_leader`` turns false) and keeps renewing (``DRAINING``) until the
+   work of the term has returned (``Drained``); only then does it release. Were it to release
+   first, the next leader's work would start while ours still runs. A drain that outlasts
+   ``drain_timeout`` is abandoned without a release: the Lease then expires, a full lease
+   duration after our last renewal.
+8. A candidate that resigned leaves a free Lease to the others for one lease duration
+   (``sit_out_until``) before it competes for it again.
 """
 
 from __future__ import annotations
@@ -50,11 +61,14 @@ import math
 from dataclasses import dataclass
 
 from leader_election.record import LeaseRecord, ObservedLease
+from leader_election.timing import Timing
 
 __all__ = [
     "Acquired",
     "Action",
     "Changed",
+    "DrainAbandoned",
+    "Drained",
     "Emit",
     "Failure",
     "Get",
@@ -67,6 +81,7 @@ __all__ = [
     "Policy",
     "Put",
     "RequestFailed",
+    "ResignRequested",
     "Started",
     "State",
     "StopRequested",
@@ -87,8 +102,11 @@ class State(enum.Enum):
     """Competing without holding the Lease. ``is_leader`` is false."""
     LEADING = "leading"
     """Holding the Lease; ``is_leader`` is true until the renew deadline passes."""
+    DRAINING = "draining"
+    """Leadership given up for the work (``is_leader`` is false, ``leader.lost`` sent); still
+    renewing the Lease until the work of the term has returned."""
     RELEASING = "releasing"
-    """Stopping: leadership already given up, the release write under way."""
+    """Stopping or resigning: the work has returned, the release write under way."""
 
 
 class LostReason(str, enum.Enum):
@@ -104,9 +122,11 @@ class LostReason(str, enum.Enum):
     """Another candidate (or a person) wrote a different holder into the Lease."""
     LEASE_DELETED = "lease_deleted"
     """The Lease was deleted while we held it."""
+    RESIGNED = "resigned"
+    """We resigned (``resign()``): drained, released, and still a candidate."""
 
 
-class Op(enum.Enum):
+class Op(str, enum.Enum):
     """Which request an outcome belongs to."""
 
     GET = "get"
@@ -116,7 +136,7 @@ class Op(enum.Enum):
     RELEASE = "release"
 
 
-class Failure(enum.Enum):
+class Failure(str, enum.Enum):
     """How a request failed, as far as the election cares."""
 
     CONFLICT = "conflict"
@@ -138,6 +158,18 @@ class Started:
 @dataclass(frozen=True, slots=True)
 class StopRequested:
     """``stop()`` was called (or a signal / interpreter exit asked for it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResignRequested:
+    """``resign()`` was called: give leadership up, stay a candidate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """Every function and receiver of the term with fencing token ``token`` has returned."""
+
+    token: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +219,8 @@ class RequestFailed:
 Observation = (
     Started
     | StopRequested
+    | ResignRequested
+    | Drained
     | TimerFired
     | LeaseRead
     | WatchEvent
@@ -224,10 +258,25 @@ class Acquired:
 
 @dataclass(frozen=True, slots=True)
 class Lost:
-    """Event: we stopped being leader."""
+    """Event: we stopped being leader.
+
+    ``claim_ends_at`` (monotonic) is the first moment another candidate may lead: our last
+    successful renewal's send time plus the lease duration. A drain (stop, resign) keeps
+    renewing, so it is ``inf`` then; ``DrainAbandoned`` gives the moment if the drain fails.
+    """
 
     reason: LostReason
     token: int
+    claim_ends_at: float = dataclasses.field(default=math.inf, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DrainAbandoned:
+    """Event: the drain outlasted ``drain_timeout``; the Lease is left to expire unreleased
+    at ``claim_ends_at`` (monotonic)."""
+
+    token: int
+    claim_ends_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +290,7 @@ class Changed:
 class Emit:
     """Deliver an event to receivers (through the dispatcher thread)."""
 
-    event: Acquired | Lost | Changed
+    event: Acquired | Lost | Changed | DrainAbandoned
 
 
 Action = Get | Put | Emit
@@ -256,21 +305,28 @@ class Policy:
     renew_deadline: float
     lease_duration_seconds: int
     release_on_stop: bool = True
+    drain_timeout: float = 10.0
+    timing: Timing = dataclasses.field(init=False, repr=False, compare=False)
 
-    @property
-    def follower_timeout(self) -> float:
-        """Timeout of a follower's request: the renewal interval, within [1 s, 10 s]."""
-        return min(max(self.renewal_interval, 1.0), 10.0)
+    def __post_init__(self) -> None:
+        timing = Timing(
+            renewal_interval=self.renewal_interval,
+            renew_deadline=self.renew_deadline,
+            lease_duration_seconds=self.lease_duration_seconds,
+            drain_timeout=self.drain_timeout,
+        )
+        object.__setattr__(self, "timing", timing)
 
-    @property
-    def backoff_base(self) -> float:
-        """First retry delay after a failure; doubles per consecutive failure."""
-        return min(max(self.renewal_interval / 8, 0.01), 1.0)
-
-    @property
-    def expiry_jitter(self) -> float:
-        """At most this much is added to an expiry wake-up, so followers do not all collide."""
-        return min(0.05, self.renewal_interval / 10)
+    @classmethod
+    def of(cls, identity: str, timing: Timing, *, release_on_stop: bool = True) -> Policy:
+        return cls(
+            identity=identity,
+            renewal_interval=timing.renewal_interval,
+            renew_deadline=timing.renew_deadline,
+            lease_duration_seconds=timing.lease_duration_seconds,
+            release_on_stop=release_on_stop,
+            drain_timeout=timing.drain_timeout,
+        )
 
 
 _NEVER = math.inf
@@ -302,6 +358,9 @@ class Machine:
     watch_healthy: bool = False
     reported_holder: str | None = None  # as client-go: nobody is reported until someone holds
     own_versions: tuple[str, ...] = ()  # resourceVersions of our latest writes (rule 4)
+    drain_until: float = _NEVER  # DRAINING: when the drain is abandoned (rule 7)
+    resigning: bool = False  # DRAINING / RELEASING: stay a candidate afterwards
+    sit_out_until: float = -math.inf  # after a resign: leave a free Lease to others (rule 8)
     decided: bool = False
     wake_at: float = _NEVER
 
@@ -358,12 +417,12 @@ class _Transition:
     def update(self, **changes: object) -> None:
         self.m = dataclasses.replace(self.m, **changes)  # type: ignore[arg-type]
 
-    def emit(self, event: Acquired | Lost | Changed) -> None:
+    def emit(self, event: Acquired | Lost | Changed | DrainAbandoned) -> None:
         self.actions.append(Emit(event))
 
     def backoff(self, failures: int) -> float:
         policy = self.m.policy
-        delay: float = policy.backoff_base * 2.0 ** min(max(failures - 1, 0), 16)
+        delay: float = policy.timing.backoff_base * 2.0 ** min(max(failures - 1, 0), 16)
         return min(delay, policy.renewal_interval) * (1 + 0.2 * self.jitter)
 
     def fail(self) -> None:
@@ -395,13 +454,74 @@ class _Transition:
             self.update(reported_holder=holder)
             self.emit(Changed(holder))
 
+    def claim_ends_at(self) -> float:
+        """The first moment another candidate may lead, judged from our last renewal."""
+        return self.m.renewed_at + self.m.policy.lease_duration_seconds
+
     def lose(self, reason: LostReason, *, state: State = State.FOLLOWING) -> None:
+        if self.m.state is State.DRAINING:
+            # leader.lost went out when the drain began; the Lease is gone now, so there is
+            # nothing left to release (rule 7).
+            self.end_drain(release=False)
+            return
+        claim_ends_at = self.claim_ends_at()
         self.update(state=state, renew_at=_NEVER, renewed_at=-math.inf)
-        self.emit(Lost(reason, self.m.token))
+        self.emit(Lost(reason, self.m.token, claim_ends_at))
 
     def expire(self) -> None:
-        if self.m.state is State.LEADING and self.now >= self.m.deadline:
+        m = self.m
+        if m.state in (State.LEADING, State.DRAINING) and self.now >= m.deadline:
             self.lose(LostReason.RENEW_FAILED)
+        elif m.state is State.DRAINING and self.now >= m.drain_until:
+            self.emit(DrainAbandoned(m.token, self.claim_ends_at()))
+            self.end_drain(release=False)
+
+    def begin_drain(self, *, resigning: bool) -> None:
+        """End the term for the work, keep renewing until ``Drained`` (rule 7)."""
+        m = self.m
+        if resigning:
+            reason = LostReason.RESIGNED
+        else:
+            reason = LostReason.RELEASED if m.policy.release_on_stop else LostReason.STOPPED
+        self.update(
+            state=State.DRAINING,
+            resigning=resigning,
+            drain_until=self.now + m.policy.timing.drain_timeout,
+        )
+        self.emit(Lost(reason, m.token))
+
+    def end_drain(self, *, release: bool) -> None:
+        """The work has returned (``release``) or the drain is over without it."""
+        m = self.m
+        release = release and (m.resigning or m.policy.release_on_stop)
+        self.update(drain_until=_NEVER, renew_at=_NEVER)
+        if release:
+            assert m.observed is not None
+            self.update(state=State.RELEASING)
+            record = LeaseRecord(
+                holder_identity="",
+                lease_duration_seconds=1,
+                acquire_time=self.wall,
+                renew_time=self.wall,
+                lease_transitions=m.observed.record.lease_transitions,
+            )
+            timeout = max(m.deadline - self.now, _MIN_TIMEOUT)
+            self.actions.append(Put(Op.RELEASE, record, m.observed, timeout))
+            return
+        self.update(renewed_at=-math.inf)
+        self.after_term()
+
+    def after_term(self) -> None:
+        """Leave DRAINING / RELEASING: stopped, or a candidate again after a resign."""
+        if self.m.resigning:
+            self.update(
+                state=State.FOLLOWING,
+                resigning=False,
+                known=False,
+                sit_out_until=self.now + self.m.policy.timing.sit_out,
+            )
+        else:
+            self.update(state=State.STOPPED)
 
     # -- observations ----------------------------------------------------------------------
     def handle(self, obs: Observation) -> None:
@@ -417,6 +537,12 @@ class _Transition:
                 self.update(state=State.FOLLOWING, known=False, failures=0, not_before=0.0)
         elif isinstance(obs, StopRequested):
             self.stop()
+        elif isinstance(obs, ResignRequested):
+            if self.m.state is State.LEADING:
+                self.begin_drain(resigning=True)
+        elif isinstance(obs, Drained):
+            if self.m.state is State.DRAINING and obs.token == self.m.token:
+                self.end_drain(release=True)
         elif isinstance(obs, LeaseRead):
             self.read(obs.lease)
         elif isinstance(obs, WatchEvent):
@@ -432,22 +558,13 @@ class _Transition:
 
     def stop(self) -> None:
         m = self.m
-        if m.state is State.LEADING and m.policy.release_on_stop:
-            # Give up leadership *before* the release write: once it lands, another candidate
-            # may start at once, and we must not still be acting as leader then.
-            self.lose(LostReason.RELEASED, state=State.RELEASING)
-            assert m.observed is not None
-            record = LeaseRecord(
-                holder_identity="",
-                lease_duration_seconds=1,
-                acquire_time=self.wall,
-                renew_time=self.wall,
-                lease_transitions=m.observed.record.lease_transitions,
-            )
-            timeout = max(m.deadline - self.now, _MIN_TIMEOUT)
-            self.actions.append(Put(Op.RELEASE, record, m.observed, timeout))
-        elif m.state is State.LEADING:
-            self.lose(LostReason.STOPPED, state=State.STOPPED)
+        if m.state is State.LEADING:
+            # Give up leadership for the work *before* the release write, and release only
+            # once the work has returned: once the release lands, another candidate may
+            # start at once, and our work must not still be running then (rule 7).
+            self.begin_drain(resigning=False)
+        elif m.state in (State.DRAINING, State.RELEASING):
+            self.update(resigning=False)  # a stop during a resign: stop afterwards
         elif m.state is State.FOLLOWING:
             self.update(state=State.STOPPED)
 
@@ -462,7 +579,7 @@ class _Transition:
         recreated = lease is not None and self.recreated(lease)
         self.observe(lease)
         self.update(poll_at=self.now + self.m.policy.renewal_interval * (1 + 0.2 * self.jitter))
-        if self.m.state is State.LEADING:
+        if self.m.state in (State.LEADING, State.DRAINING):
             if lease is None or recreated:
                 self.lose(LostReason.LEASE_DELETED)
             elif lease.record.holder_identity != self.m.policy.identity:
@@ -477,7 +594,7 @@ class _Transition:
         if m.state is State.FOLLOWING:
             self.observe(lease)
             self.report_holder()
-        elif m.state is State.LEADING and m.observed is not None:
+        elif m.state in (State.LEADING, State.DRAINING) and m.observed is not None:
             if lease is not None and lease.record == m.observed.record:
                 # Our own write echoed, or a metadata-only edit after it: a fresher base.
                 self.update(observed=lease)
@@ -491,14 +608,15 @@ class _Transition:
     def written(self, obs: WriteSucceeded) -> None:
         m = self.m
         if obs.op is Op.RELEASE:
-            self.update(state=State.STOPPED, observed=obs.lease, observed_at=self.now)
+            self.update(observed=obs.lease, observed_at=self.now, renewed_at=-math.inf)
+            self.after_term()
             return
         if m.state is State.STOPPED or m.state is State.RELEASING:
             return
         self.observe(obs.lease)
         # Versions are compared for equality only (they are opaque). A few suffice: an echo
         # trailing by more than that costs one extra renewal, not a storm.
-        versions = m.own_versions if m.state is State.LEADING else ()
+        versions = m.own_versions if m.state in (State.LEADING, State.DRAINING) else ()
         self.update(
             failures=0,
             not_before=0.0,
@@ -515,7 +633,8 @@ class _Transition:
     def failed(self, obs: RequestFailed) -> None:
         m = self.m
         if obs.op is Op.RELEASE:
-            self.update(state=State.STOPPED)
+            self.update(renewed_at=-math.inf)
+            self.after_term()
             return
         if m.state is State.STOPPED or m.state is State.RELEASING:
             return
@@ -528,7 +647,7 @@ class _Transition:
             return
         if obs.failure is Failure.NOT_FOUND and obs.op in (Op.ACQUIRE, Op.RENEW):
             self.observe(None)
-            if m.state is State.LEADING:
+            if m.state in (State.LEADING, State.DRAINING):
                 self.lose(LostReason.LEASE_DELETED)
             self.report_holder()
             return
@@ -546,7 +665,7 @@ class _Transition:
         """Pick the next request, or when to wake up; at most one request at a time."""
         m = self.m
         now = self.now
-        if m.state is State.LEADING:
+        if m.state in (State.LEADING, State.DRAINING):
             self.decide_leading()
         elif m.state is State.FOLLOWING:
             self.decide_following()
@@ -571,11 +690,22 @@ class _Transition:
             and now < m.expiry()
         )
 
+    def free_or_ours(self, now: float) -> bool:
+        """The observed Lease may be acquired by us now: nobody holds it, it names us, or
+        its holder's claim has run out."""
+        m = self.m
+        if m.observed is None:
+            return True
+        record = m.observed.record
+        return (
+            not record.is_held or record.holder_identity == m.policy.identity or now >= (m.expiry())
+        )
+
     def decide_leading(self) -> None:
         m = self.m
         due = max(m.renew_at, m.not_before)
         if self.now < due:
-            self.update(wake_at=min(due, m.deadline))
+            self.update(wake_at=min(due, m.deadline, m.drain_until))
             return
         timeout = max(m.deadline - self.now, _MIN_TIMEOUT)
         self.update(wake_at=_NEVER)
@@ -597,15 +727,26 @@ class _Transition:
         if now < m.not_before:
             self.update(wake_at=m.not_before)
             return
-        timeout = m.policy.follower_timeout
+        timeout = m.policy.timing.follower_timeout
         if not m.known:
             self.update(wake_at=_NEVER)
             self.actions.append(Get(timeout))
             return
+        if now < m.sit_out_until and (m.lease_missing or self.free_or_ours(now)):
+            # We resigned: the others have the first claim on the free Lease (rule 8).
+            wake = m.sit_out_until
+            if not m.watch_healthy:
+                if now >= m.poll_at:
+                    self.update(wake_at=_NEVER)
+                    self.actions.append(Get(timeout))
+                    return
+                wake = min(wake, m.poll_at)
+            self.update(wake_at=wake)
+            return
         if m.lease_missing:
             if self.held_by_other(now, ignore_missing=True):
                 # Deleted under a live holder: wait out its claim (rule 6).
-                self.update(wake_at=m.expiry() + m.policy.expiry_jitter * self.jitter)
+                self.update(wake_at=m.expiry() + m.policy.timing.expiry_jitter * self.jitter)
                 return
             # Keep fencing tokens growing across a deletion when we saw the old Lease.
             transitions = m.max_transitions + 1 if m.max_transitions >= 0 else 0
@@ -615,12 +756,12 @@ class _Transition:
         assert m.observed is not None
         record = m.observed.record
         expiry = m.expiry()
-        if not record.is_held or record.holder_identity == m.policy.identity or now >= expiry:
+        if self.free_or_ours(now):
             self.update(wake_at=_NEVER)
             claim = self.claim(record.lease_transitions + 1)
             self.actions.append(Put(Op.ACQUIRE, claim, m.observed, timeout))
             return
-        wake = expiry + m.policy.expiry_jitter * self.jitter
+        wake = expiry + m.policy.timing.expiry_jitter * self.jitter
         if not m.watch_healthy:
             if now >= m.poll_at:
                 self.update(wake_at=_NEVER)

@@ -14,6 +14,8 @@ from leader_election.state import (
     Acquired,
     Action,
     Changed,
+    DrainAbandoned,
+    Drained,
     Emit,
     Failure,
     Get,
@@ -26,6 +28,7 @@ from leader_election.state import (
     Policy,
     Put,
     RequestFailed,
+    ResignRequested,
     Started,
     State,
     StopRequested,
@@ -76,7 +79,7 @@ class Candidate:
 
     def __init__(self, policy: Policy = POLICY) -> None:
         self.machine = Machine(policy)
-        self.events: list[Acquired | Lost | Changed] = []
+        self.events: list[Acquired | Lost | Changed | DrainAbandoned] = []
 
     def feed(
         self, observation: Observation, now: float, *, wall_offset: float = 0.0
@@ -329,25 +332,83 @@ def test_a_late_echo_of_an_earlier_renewal_is_not_taken_for_someone_elses_write(
     assert c.machine.observed == echoes[2]
 
 
+def drain(c: Candidate, at: float) -> Put:
+    """Stop a leader and report its work drained at ``at``: the release it then sends."""
+    assert c.feed(StopRequested(), at) == []
+    return c.request(Drained(c.machine.token), at)
+
+
 def test_stopping_a_leader_gives_up_leadership_before_releasing() -> None:
     c = Candidate()
     c.lead(0.0)
-    release = c.request(StopRequested(), 1.0)
-    assert c.machine.state is State.RELEASING
+    assert c.feed(StopRequested(), 1.0) == []
+    assert c.machine.state is State.DRAINING
     assert not c.machine.is_leader_at(1.0)
     assert c.events[-1] == Lost(LostReason.RELEASED, 0)
+    release = c.request(Drained(0), 1.2)
+    assert c.machine.state is State.RELEASING
     assert isinstance(release, Put) and release.op is Op.RELEASE
     assert release.record.holder_identity == ""
     assert release.record.lease_duration_seconds == 1
     assert release.base is not None and release.base.resource_version == "10"
-    c.feed(WriteSucceeded(Op.RELEASE, written(release, "11"), sent_at=1.0), 1.01)
+    c.feed(WriteSucceeded(Op.RELEASE, written(release, "11"), sent_at=1.2), 1.21)
     assert c.machine.state is State.STOPPED
+
+
+def test_a_draining_leader_keeps_renewing_until_its_work_returned() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.feed(StopRequested(), 1.0)
+    assert c.machine.wake_at == 2.0
+    renew = c.request(TimerFired(), 2.0)
+    assert isinstance(renew, Put) and renew.op is Op.RENEW
+    assert renew.record.holder_identity == "me"
+    c.feed(WriteSucceeded(Op.RENEW, written(renew, "11"), sent_at=2.0), 2.05)
+    assert c.machine.state is State.DRAINING and not c.machine.is_leader_at(2.05)
+    assert c.events.count(Lost(LostReason.RELEASED, 0)) == 1
+    release = c.request(Drained(0), 4.5)  # past the first deadline: the renewal extended it
+    assert release.op is Op.RELEASE and release.base is not None
+    assert release.base.resource_version == "11"
+
+
+def test_a_drain_of_an_earlier_term_does_not_release_this_one() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.feed(StopRequested(), 1.0)
+    assert c.feed(Drained(7), 1.1) == []
+    assert c.machine.state is State.DRAINING
+
+
+def test_a_drain_that_outlasts_the_drain_timeout_leaves_the_lease_to_expire() -> None:
+    c = Candidate(Policy("me", 2.0, 3.0, 4, drain_timeout=2.5))
+    c.lead(0.0)
+    c.feed(StopRequested(), 1.0)
+    renew = c.request(TimerFired(), 2.0)
+    c.feed(WriteSucceeded(Op.RENEW, written(renew, "11"), sent_at=2.0), 2.05)
+    assert c.machine.wake_at == 3.5  # the drain's end comes before the next renewal
+    assert c.feed(TimerFired(), 3.5) == []
+    assert c.machine.state is State.STOPPED
+    assert c.events[-1] == DrainAbandoned(0, claim_ends_at=6.0)  # last renewal + 4 s
+    assert c.feed(Drained(0), 3.6) == []  # too late: never released
+
+
+def test_a_lease_lost_during_the_drain_is_not_released() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.feed(StopRequested(), 1.0)
+    renew = c.request(WatchEvent(lease("other", "12", transitions=1)), 1.1)
+    assert isinstance(renew, Put) and renew.op is Op.RENEW  # a hint: the write decides
+    read = c.request(RequestFailed(Op.RENEW, Failure.CONFLICT, 1.1), 1.2)
+    assert isinstance(read, Get)
+    assert c.feed(LeaseRead(lease("other", "12", transitions=1)), 1.3) == []
+    assert c.machine.state is State.STOPPED
+    assert [e for e in c.events if isinstance(e, Lost)] == [Lost(LostReason.RELEASED, 0)]
 
 
 def test_a_failed_release_still_stops() -> None:
     c = Candidate()
     c.lead(0.0)
-    c.request(StopRequested(), 1.0)
+    drain(c, 1.0)
     c.feed(RequestFailed(Op.RELEASE, Failure.TRANSIENT, 1.0), 1.5)
     assert c.machine.state is State.STOPPED
 
@@ -356,8 +417,62 @@ def test_stopping_without_release_leaves_the_lease_to_expire() -> None:
     c = Candidate(Policy("me", 2.0, 3.0, 4, release_on_stop=False))
     c.lead(0.0)
     assert c.feed(StopRequested(), 1.0) == []
-    assert c.machine.state is State.STOPPED
+    assert c.machine.state is State.DRAINING
     assert c.events[-1] == Lost(LostReason.STOPPED, 0)
+    assert c.feed(Drained(0), 1.1) == []
+    assert c.machine.state is State.STOPPED
+
+
+def test_a_resigning_leader_drains_releases_and_sits_out_one_lease_duration() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    assert c.feed(ResignRequested(), 1.0) == []
+    assert c.machine.state is State.DRAINING
+    assert c.events[-1] == Lost(LostReason.RESIGNED, 0)
+    release = c.request(Drained(0), 1.1)
+    c.feed(WriteSucceeded(Op.RELEASE, written(release, "11"), sent_at=1.1), 1.2)
+    assert c.machine.state is State.FOLLOWING
+    assert c.machine.sit_out_until == 5.2
+    c.feed(WatchStatus(healthy=True), 1.2)
+    read = c.request(TimerFired(), 1.2)  # it reads again, but does not take the free Lease
+    assert isinstance(read, Get)
+    assert c.feed(LeaseRead(lease("", "11", transitions=0)), 1.3) == []
+    assert c.machine.wake_at == 5.2
+    acquire = c.request(TimerFired(), 5.2)  # nobody took it: compete again
+    assert isinstance(acquire, Put) and acquire.op is Op.ACQUIRE
+    assert acquire.record.lease_transitions == 1
+
+
+def test_a_resigned_candidate_follows_whoever_takes_over() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.feed(ResignRequested(), 1.0)
+    release = c.request(Drained(0), 1.1)
+    c.feed(WriteSucceeded(Op.RELEASE, written(release, "11"), sent_at=1.1), 1.2)
+    c.request(TimerFired(), 1.2)
+    c.feed(WatchStatus(healthy=True), 1.2)
+    assert c.feed(LeaseRead(lease("other", "12", transitions=1)), 1.3) == []
+    assert c.machine.wake_at == 5.3  # the other's claim, not the sit-out
+    assert c.events[-1] == Changed("other")
+
+
+def test_resigning_a_follower_does_nothing() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5")), 0.1)
+    assert c.feed(ResignRequested(), 0.2) == []
+    assert c.machine.state is State.FOLLOWING
+
+
+def test_a_stop_during_a_resign_stops_after_the_release() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.feed(ResignRequested(), 1.0)
+    c.feed(StopRequested(), 1.05)
+    release = c.request(Drained(0), 1.1)
+    c.feed(WriteSucceeded(Op.RELEASE, written(release, "11"), sent_at=1.1), 1.2)
+    assert c.machine.state is State.STOPPED
 
 
 def test_stopping_a_follower_sends_nothing() -> None:

@@ -1,0 +1,92 @@
+"""``Timing``: every duration the engine uses, in seconds, derived in one place.
+
+The options (``options.py``) validate what users give — milliseconds or ``timedelta`` — and
+resolve it once into a ``Timing``. Everything else (the state machine, the elector, the module,
+the supervisor of ``leader-election run``) reads its durations here, so a derived value such as
+"how long ``stop()`` may take" has one definition instead of one per caller.
+
+The relations that make election safe are checked by ``LeaderElectionOptions``::
+
+    renewal_interval < renew_deadline < lease_duration
+
+A leader steps down ``renew_deadline`` after the *send* time of its last successful renewal;
+every other candidate waits ``lease_duration`` from its own, later, observation of that
+renewal. ``takeover_margin`` (their difference) is therefore the time a leader's work has
+between the end of its term and the first moment another candidate may lead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["JOIN_GRACE", "Timing"]
+
+JOIN_GRACE = 5.0
+"""Seconds ``stop()`` allows beyond its own budget for threads to end after a late answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The resolved durations of one election, in seconds."""
+
+    renewal_interval: float
+    """The leader renews this often; followers poll this often when they cannot watch."""
+    renew_deadline: float
+    """A leader that has not renewed for this long (from the send time) steps down."""
+    lease_duration_seconds: int
+    """Written to the Lease: how long others wait after they last saw it change."""
+    drain_timeout: float = 10.0
+    """How long a stopping or resigning leader waits for its work before it gives up."""
+
+    @property
+    def lease_duration(self) -> float:
+        return float(self.lease_duration_seconds)
+
+    @property
+    def follower_timeout(self) -> float:
+        """Timeout of a follower's request (and of connecting the watch): the renewal
+        interval, within [1 s, 10 s]."""
+        return min(max(self.renewal_interval, 1.0), 10.0)
+
+    @property
+    def backoff_base(self) -> float:
+        """First retry delay after a failure; doubles per consecutive failure."""
+        return min(max(self.renewal_interval / 8, 0.01), 1.0)
+
+    @property
+    def expiry_jitter(self) -> float:
+        """At most this much is added to an expiry wake-up, so followers do not all collide."""
+        return min(0.05, self.renewal_interval / 10)
+
+    @property
+    def takeover_margin(self) -> float:
+        """From a term's end at its renew deadline to the first moment another may lead."""
+        return self.lease_duration - self.renew_deadline
+
+    @property
+    def sit_out(self) -> float:
+        """How long a leader that resigned leaves a free Lease to the other candidates."""
+        return self.lease_duration
+
+    @property
+    def release_budget(self) -> float:
+        """The longest the release write may take: a leader's request never outlives its
+        renew deadline."""
+        return self.renew_deadline
+
+    @property
+    def stop_budget(self) -> float:
+        """The longest ``stop()`` waits by default: the drain, the release, and a grace for
+        threads to end."""
+        return self.drain_timeout + self.release_budget + JOIN_GRACE
+
+    @property
+    def first_round_limit(self) -> float:
+        """How long ``await_leadership`` waits for the first round to be decided: a holder's
+        claim may have to run out, and a leader's first write may take its deadline."""
+        return self.lease_duration + self.renew_deadline
+
+    @property
+    def health_grace(self) -> float:
+        """Default tolerance of ``healthy()`` beyond the renew deadline (a late wake-up)."""
+        return self.renewal_interval
