@@ -38,7 +38,8 @@ from leader_election.events import (
 )
 from leader_election.module import ElectionObserver, LeaderElectionModule
 from leader_election.options import LeaderElectionOptions
-from leader_election.state import LostReason, State
+from leader_election.state import Failure, LostReason, Op, State
+from leader_election.work import Term
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ElectionObserver",
+    "Failure",
     "ForbiddenError",
     "LeaderChangedEvent",
     "LeaderElectedEvent",
@@ -58,9 +60,11 @@ __all__ = [
     "LostReason",
     "MisuseError",
     "NotFoundError",
+    "Op",
     "SkewedClock",
     "State",
     "SystemClock",
+    "Term",
     "UnauthorizedError",
     "__version__",
     "leader_changed",

@@ -157,8 +157,7 @@ def _build(registry: Any) -> _Collectors:
             registry,
             pc.Counter(
                 "leader_election_work_overrun",
-                "Terms whose leader-only work was still running when another candidate "
-                "could lead.",
+                "Terms whose leader-only work was still running when another candidate could lead.",
                 lease,
                 registry=None,
             ),

@@ -173,6 +173,11 @@ class LeaderElectionModule:
         return self.options.identity
 
     @property
+    def handle_signals(self) -> bool:
+        """Whether SIGTERM/SIGINT stop this module (the ``handle_signals`` option)."""
+        return self.process_hooks.handle_signals
+
+    @property
     def is_leader(self) -> bool:
         """True while this candidate holds the Lease, judged at the moment of the call.
 

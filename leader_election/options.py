@@ -174,8 +174,6 @@ class LeaderElectionOptions:
     expires. Default 10000 ms: with the release, within Kubernetes' default 30 s grace period."""
     clock: Clock = field(default_factory=SystemClock, compare=False)
     """Source of time; tests inject a skewed or fake clock."""
-    timing: Timing = field(init=False, repr=False, compare=False)
-    """The resolved durations in seconds, and every duration derived from them."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -228,18 +226,7 @@ class LeaderElectionOptions:
                 "steps down before its first renewal",
             )
 
-        drain_timeout = _duration("drain_timeout", self.drain_timeout)
-        set_(self, "drain_timeout", drain_timeout)
-        set_(
-            self,
-            "timing",
-            Timing(
-                renewal_interval=interval.total_seconds(),
-                renew_deadline=deadline.total_seconds(),
-                lease_duration_seconds=int(lease_duration.total_seconds()),
-                drain_timeout=drain_timeout.total_seconds(),
-            ),
-        )
+        set_(self, "drain_timeout", _duration("drain_timeout", self.drain_timeout))
 
         if not isinstance(self.identity, str) or not self.identity.strip():
             raise _fail("identity", self.identity, "must be a non-empty string")
@@ -296,7 +283,7 @@ class LeaderElectionOptions:
         Accepts the NestJS camelCase names too (``leaseName``, ``renewalInterval``, ...).
         Unknown names are rejected with the closest known name. ``source`` prefixes messages.
         """
-        known = {f.name for f in fields(cls) if f.init}
+        known = {f.name for f in fields(cls)}
         normalized: dict[str, Any] = {}
         for key, value in values.items():
             name = _CAMEL_CASE_ALIASES.get(key, key)
@@ -325,6 +312,19 @@ class LeaderElectionOptions:
             ) from exc
 
     # -- derived values, in seconds, for the engine -----------------------------------------
+    @property
+    def timing(self) -> Timing:
+        """The resolved durations in seconds, and every duration derived from them."""
+        # Set by __post_init__: never None once constructed.
+        lease_duration = self.lease_duration or datetime.timedelta(0)
+        renew_deadline = self.renew_deadline or datetime.timedelta(0)
+        return Timing(
+            renewal_interval=self.renewal_interval.total_seconds(),
+            renew_deadline=renew_deadline.total_seconds(),
+            lease_duration_seconds=int(lease_duration.total_seconds()),
+            drain_timeout=self.drain_timeout.total_seconds(),
+        )
+
     @property
     def lease_duration_seconds(self) -> int:
         """``lease_duration`` as the Lease stores it."""

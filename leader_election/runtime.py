@@ -255,7 +255,8 @@ class Runtime:
 
     def _stop(self, budget: float) -> None:
         clock = self.options.clock
-        deadline = clock.monotonic() + budget
+        started = clock.monotonic()
+        deadline = started + budget
         if self.standalone:
             if self.standalone_leading:
                 self.standalone_leading = False
@@ -266,14 +267,16 @@ class Runtime:
                 logger.warning("%s: the elector did not stop within %.1f s", self.prefix, budget)
         # The elector waits for the drain before it releases; without a release (standalone,
         # the Lease lost meanwhile) wait for the work here, within the same bound.
-        drain_left = min(self.timing.drain_timeout, deadline - clock.monotonic())
-        if not self.work.wait_drained(drain_left):
+        drain_left = min(started + self.timing.drain_timeout, deadline) - clock.monotonic()
+        if self.work.wait_drained(drain_left):
+            self.work.join(deadline)  # every function returned: its thread is ending
+        else:
             logger.error(
                 "%s: %s still running after stop(); leaving it to finish on its own",
                 self.prefix,
                 ", ".join(self.running_work()) or "leader-only work",
             )
-        self.work.join(deadline)
+            self.work.join(clock.monotonic())
         self.dispatcher.stop(max(deadline - clock.monotonic(), 0.1))
         if self.connection is not None:
             self.connection.close()
