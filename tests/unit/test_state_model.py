@@ -27,6 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from leader_election.record import LeaseRecord, ObservedLease, observe
 from leader_election.state import (
     Acquired,
+    Drained,
     Emit,
     Failure,
     Get,
@@ -38,6 +39,7 @@ from leader_election.state import (
     Policy,
     Put,
     RequestFailed,
+    ResignRequested,
     Started,
     State,
     StopRequested,
@@ -220,12 +222,34 @@ class ElectionModel(RuleBasedStateMachine):
         if dice == 0:  # rarely: a stopped candidate has nothing left to explore
             self.feed(StopRequested())
 
+    @precondition(lambda self: self.pending is None and self.machine.state is State.LEADING)
+    @rule(dice=st.integers(min_value=0, max_value=3))
+    def resign(self, dice: int) -> None:
+        if dice == 0:
+            self.feed(ResignRequested())
+
+    @precondition(lambda self: self.pending is None and self.machine.state is State.DRAINING)
+    @rule(stale=st.booleans())
+    def work_returns(self, stale: bool) -> None:
+        self.feed(Drained(self.machine.token - 1 if stale else self.machine.token))
+
     # -- invariants ------------------------------------------------------------------------
     @invariant()
     def leadership_ends_at_the_deadline(self) -> None:
         m = self.machine
         if m.is_leader_at(self.now):
             assert self.now < m.renewed_at + POLICY.renew_deadline
+
+    @invariant()
+    def nobody_may_take_over_while_we_drain(self) -> None:
+        m = self.machine
+        if self.tainted or self.lease is None or m.state is not State.DRAINING:
+            return
+        if self.now >= m.deadline:
+            return  # the next step ends the drain: the term's claim may be running out
+        record = observe(self.lease).record
+        assert record.holder_identity == "me", "the Lease changed hands during the drain"
+        assert self.now < self.changed_at + record.lease_duration_seconds
 
     @invariant()
     def nobody_may_take_over_while_we_lead(self) -> None:
