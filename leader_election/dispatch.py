@@ -8,6 +8,7 @@ starves the others.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
@@ -33,6 +34,8 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.current_receiver: str | None = None
         """The receiver being called now (its qualified name), for diagnostics."""
+        self.loop_bridge: Any = None
+        """The ``aio.LoopBridge`` that awaits coroutine receivers, when started from a loop."""
 
     def start(self) -> None:
         self._thread.start()
@@ -80,12 +83,32 @@ class Dispatcher:
                 if after is not None:
                     after()
 
+    def _await(self, result: Any, receiver: Any) -> None:
+        """A coroutine receiver: await it on the module's loop; this thread waits for it, so
+        order and the drain hold for coroutine receivers as for plain ones."""
+        what = f"receiver {self.current_receiver}"
+        bridge = self.loop_bridge
+        if bridge is None:
+            close = getattr(result, "close", None)
+            if callable(close):
+                close()
+            logger.error(
+                "%s: %s is a coroutine function, but the module was not started from a "
+                "running event loop (use `async with election:`); it was not run",
+                self._thread.name,
+                what,
+            )
+            return
+        bridge.await_from_thread(result, what)
+
     def _deliver(self, signal: blinker.Signal, event: Any) -> None:
         for receiver in list(signal.receivers_for(self._sender)):
             started = time.monotonic()
             self.current_receiver = getattr(receiver, "__qualname__", repr(receiver))
             try:
-                receiver(self._sender, event=event)
+                result = receiver(self._sender, event=event)
+                if inspect.isawaitable(result):
+                    self._await(result, receiver)
             except Exception:
                 logger.exception(
                     "%s: receiver %r of %r raised; the election goes on",

@@ -15,6 +15,7 @@ import datetime
 import functools
 import inspect
 import logging
+import os
 import re
 import threading
 import uuid
@@ -80,6 +81,13 @@ class LeaderElectionModule:
         self._runtime: Runtime | None = None
         # Notified on every elected/lost and at stop, so wait_for_leadership never polls.
         self._waiters = threading.Condition()
+        # wait_for_leadership_async's wake-ups: (loop, asyncio.Event), set from any thread.
+        self._async_waiters: set[tuple[Any, Any]] = set()
+        # The loop `async with` was entered on; async work and receivers run there.
+        self._loop: Any = None
+        # A module created in one process and first started in a forked child (a pre-fork
+        # server importing the app in its master) must not share its identity with siblings.
+        self._created_pid = os.getpid()
         self.process_hooks: ProcessHooks = _ModuleProcessHooks(self)
         """What ``leader_election.process`` calls at exit, on signals and across fork."""
 
@@ -370,6 +378,10 @@ class LeaderElectionModule:
                     "LeaderElectionModule.for_root(...)"
                 )
             options = self._resolve_options()
+            if self._created_pid != os.getpid():
+                options = dataclasses.replace(options, identity=_forked_identity(options.identity))
+                self._options = options
+                self._created_pid = os.getpid()
             connection = resolve_connection(options)
             self._launch(options, connection)
             self._lifecycle = Lifecycle.STARTED
@@ -399,12 +411,67 @@ class LeaderElectionModule:
             runtime = self._runtime
         with self._waiters:
             self._waiters.notify_all()
+        self._wake_async_waiters()
         if runtime is None:
             return
         runtime.stop(timeout if timeout is not None else runtime.timing.stop_budget)
 
     def __enter__(self) -> LeaderElectionModule:
         return self.start()
+
+    async def __aenter__(self) -> LeaderElectionModule:
+        """``async with election:`` — ``start()`` off the event loop; coroutine jobs and
+        receivers then run on this loop."""
+        import asyncio  # noqa: PLC0415 - only async users pay for asyncio
+
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        await loop.run_in_executor(None, self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """``stop()`` off the event loop: drain (coroutine jobs included), then release."""
+        import asyncio  # noqa: PLC0415
+
+        await asyncio.get_running_loop().run_in_executor(None, self.stop)
+
+    async def wait_for_leadership_async(self, timeout: float | None = None) -> bool:
+        """Wait, without blocking the event loop, until this candidate leads (True) or
+        ``timeout`` seconds pass (False)."""
+        import asyncio  # noqa: PLC0415
+
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+        entry = (loop, woken)
+        self._async_waiters.add(entry)
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            while True:
+                woken.clear()
+                if self.is_leader or self._lifecycle is Lifecycle.STOPPED:
+                    break
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(woken.wait(), remaining)
+                except asyncio.TimeoutError:
+                    break
+        finally:
+            self._async_waiters.discard(entry)
+        return self.is_leader
+
+    def _wake_async_waiters(self) -> None:
+        for loop, woken in list(self._async_waiters):
+            try:
+                loop.call_soon_threadsafe(woken.set)
+            except RuntimeError:  # that loop is closed: nobody waits there any more
+                self._async_waiters.discard((loop, woken))
 
     def __exit__(
         self,
@@ -472,6 +539,8 @@ class LeaderElectionModule:
             leading=self._waiters,
             jobs=list(self._jobs),
             dispatcher=dispatcher,
+            loop=self._loop,
+            wake=self._wake_async_waiters,
         )
         self._runtime = runtime
         runtime.start()
@@ -524,6 +593,9 @@ class _ModuleProcessHooks:
         module = self._module
         module._lock = threading.RLock()
         module._waiters = threading.Condition()
+        module._async_waiters = set()
+        module._loop = None  # the parent's event loop does not run in this process
+        module._created_pid = os.getpid()
         options = module.options
         parent = module._runtime
         connection = None
@@ -573,6 +645,7 @@ class _ModuleProcessHooks:
         if module._options is not None:
             identity = _forked_identity(module._options.identity)
             module._options = dataclasses.replace(module._options, identity=identity)
+        module._created_pid = os.getpid()
         module.start()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,8 @@ class Runtime:
         leading: threading.Condition,
         jobs: list[tuple[JobFunction, str]] = (),  # type: ignore[assignment]
         dispatcher: Dispatcher | None = None,
+        loop: Any = None,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.module = module
         self.options = options
@@ -90,8 +93,17 @@ class Runtime:
         self._notify = notify
         self._own_dispatcher = dispatcher is None
         self.dispatcher = dispatcher or Dispatcher(f"{self.prefix}-events", module)
-        self.work = LeaderWork(self.prefix, options.clock, on_drained=self._drained)
+        self.work = LeaderWork(
+            self.prefix,
+            options.clock,
+            on_drained=self._drained,
+            cancel_after=self.timing.coroutine_cancel_after,
+        )
         self.work.on_overrun = lambda names: self._notify("on_overrun", names)
+        bridge = _loop_bridge(loop, self.prefix)
+        self.work.loop_bridge = self.dispatcher.loop_bridge = bridge
+        self.loop = bridge.loop if bridge is not None else None
+        self._wake = wake
         for fn, label in jobs:
             self.work.add(fn, label)
         self.elector: Elector | None = None
@@ -217,6 +229,8 @@ class Runtime:
     def _wake_waiters(self) -> None:
         with self.leading:
             self.leading.notify_all()
+        if self._wake is not None:
+            self._wake()
 
     def _on_request(self, op: Op, seconds: float, failure: Failure | None) -> None:
         self._notify("on_request", op, seconds, failure)
@@ -257,6 +271,9 @@ class Runtime:
         clock = self.options.clock
         started = clock.monotonic()
         deadline = started + budget
+        bridge = self.work.loop_bridge
+        if bridge is not None:
+            bridge.abandon_if_closed()
         if self.standalone:
             if self.standalone_leading:
                 self.standalone_leading = False
@@ -281,6 +298,19 @@ class Runtime:
         if self.connection is not None:
             self.connection.close()
         self._wake_waiters()
+
+
+def _loop_bridge(loop: Any, prefix: str) -> Any:
+    """A ``LoopBridge`` to ``loop``, or to the loop running in this thread; None without one.
+
+    asyncio is imported only when it already is: a process without it has no loop.
+    """
+    if loop is None and "asyncio" not in sys.modules:
+        return None
+    from leader_election import aio  # noqa: PLC0415 - keeps asyncio out of plain imports
+
+    loop = loop if loop is not None else aio.running_loop()
+    return aio.LoopBridge(loop, prefix) if loop is not None else None
 
 
 def job_label(fn: Any, name: str | None) -> str:

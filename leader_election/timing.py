@@ -81,6 +81,12 @@ class Timing:
         return self.drain_timeout + self.release_budget + JOIN_GRACE
 
     @property
+    def coroutine_cancel_after(self) -> float:
+        """When a coroutine job that ignores its term's end is cancelled: inside the drain
+        (nine tenths of it), so that its cancellation completes and the Lease is released."""
+        return 0.9 * self.drain_timeout
+
+    @property
     def first_round_limit(self) -> float:
         """How long ``await_leadership`` waits for the first round to be decided: a holder's
         claim may have to run out, and a leader's first write may take its deadline."""

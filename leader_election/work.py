@@ -11,6 +11,7 @@ moment another candidate may lead is an *overrun*: logged, counted, and reported
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -52,6 +53,27 @@ class Term(threading.Event):
         self.lease_name = lease_name
         self.namespace = namespace
         self.identity = identity
+        self._on_end: list[Callable[[], None]] = []
+        self._on_end_lock = threading.Lock()
+
+    def set(self) -> None:
+        """End the term (the library does this; leader-only work only reads it)."""
+        with self._on_end_lock:
+            callbacks, self._on_end = self._on_end, []
+            super().set()
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("a callback at the end of %r raised", self)
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when the term ends (at once if it has ended)."""
+        with self._on_end_lock:
+            if not self.is_set():
+                self._on_end.append(callback)
+                return
+        callback()
 
     @property
     def ended(self) -> bool:
@@ -76,6 +98,8 @@ class _Job:
         self.label = label
         self.thread_name = thread_name
         self.thread: threading.Thread | None = None
+        # A coroutine function runs as a task on the module's event loop (aio.py).
+        self.is_async = inspect.iscoroutinefunction(fn)
 
 
 class LeaderWork:
@@ -86,9 +110,17 @@ class LeaderWork:
     """
 
     def __init__(
-        self, prefix: str, clock: Clock, on_drained: Callable[[int], None] | None = None
+        self,
+        prefix: str,
+        clock: Clock,
+        on_drained: Callable[[int], None] | None = None,
+        *,
+        cancel_after: float = 10.0,
     ) -> None:
         self._prefix = prefix
+        self._cancel_after = cancel_after
+        self.loop_bridge: Any = None
+        """The ``aio.LoopBridge`` coroutine functions run on, when started from a loop."""
         self._clock = clock
         self._on_drained = on_drained
         self._jobs: list[_Job] = []
@@ -261,6 +293,26 @@ class LeaderWork:
 
     # -- internals -------------------------------------------------------------------------
     def _start(self, job: _Job, term: Term) -> None:
+        if job.is_async:
+            bridge = self.loop_bridge
+            if bridge is None:
+                logger.error(
+                    "%s: %s is a coroutine function, but the module was not started from a "
+                    "running event loop: use `async with election:` (or call start() inside a "
+                    "coroutine) so it has a loop to run on",
+                    self._prefix,
+                    job.label,
+                )
+                return
+            self._pending[job.label] = self._pending.get(job.label, 0) + 1
+            bridge.start_job(
+                job.fn,
+                term,
+                job.label,
+                self._cancel_after,
+                lambda: self.finished(term, job.label),
+            )
+            return
         self._pending[job.label] = self._pending.get(job.label, 0) + 1
         job.thread = threading.Thread(
             target=self._run, args=(job, term), name=job.thread_name, daemon=True

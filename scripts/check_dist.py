@@ -33,6 +33,7 @@ EXTRA_MODULES = {
     "django": "leader_election.django",
     "metrics": "leader_election.metrics",
     "testing": "leader_election.testing",
+    "asgi": "leader_election.asgi",
 }
 # Extras for developing the project itself: resolved, never installed by the check.
 DEVELOPMENT_EXTRAS = {"test", "docs", "bench"}

@@ -259,15 +259,20 @@ def test_resign_from_a_receiver_does_not_deadlock(candidate: Factory) -> None:
     a = candidate("a")
     b = candidate("b")
     results: list[bool] = []
+    go = threading.Event()
 
     def resign_once(sender: LeaderElectionModule, event: LeaderElectedEvent) -> None:
+        go.wait(10)
         if not results:
             results.append(sender.resign())
 
     with leader_elected.connected_to(resign_once, sender=a):
         a.start()
-        wait_for(lambda: results, 10, what="a's receiver to resign")
+        assert a.wait_for_leadership(10)
         b.start()
+        wait_for(lambda: b.leader_identity == "a", 10, what="b to see a lead")
+        go.set()
+        wait_for(lambda: results, 10, what="a's receiver to resign")
         assert b.wait_for_leadership(10)
     assert results == [True]
     assert not a.is_leader
