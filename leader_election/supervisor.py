@@ -22,7 +22,6 @@ no event can arrive (a stuck elector). POSIX only.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -33,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 from leader_election.errors import (
     ApiError,
@@ -46,9 +45,8 @@ from leader_election.errors import (
 from leader_election.events import LeaderLostEvent, leader_changed, leader_elected, leader_lost
 from leader_election.module import LeaderElectionModule
 from leader_election.options import LeaderElectionOptions
-from leader_election.status import add_lease_arguments
 
-__all__ = ["FORWARDED_SIGNALS", "LeadershipTimeout", "register", "run_supervised", "supervise"]
+__all__ = ["FORWARDED_SIGNALS", "LeadershipTimeout", "supervise"]
 
 logger = logging.getLogger(__name__)
 
@@ -332,119 +330,3 @@ def supervise(
             margin,
         )
     return _Supervisor(command, options, grace_period, timeout).run()
-
-
-def run_supervised(args: argparse.Namespace, out: TextIO) -> int:
-    """The ``run`` subcommand."""
-    command = list(args.cmd)
-    if command and command[0] == "--":
-        command = command[1:]
-    values: dict[str, Any] = {
-        "lease_name": args.lease,
-        "namespace": args.namespace,
-        "kubeconfig": args.kubeconfig,
-        "renewal_interval": args.renewal_interval,
-        "handle_signals": False,
-        "await_leadership": False,
-    }
-    for option in ("identity", "lease_duration", "renew_deadline"):
-        if getattr(args, option) is not None:
-            values[option] = getattr(args, option)
-    options = LeaderElectionOptions.from_mapping(values)
-    return supervise(command, options, grace_period=args.grace_period, timeout=args.timeout)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
-    return value
-
-
-_RUN_DESCRIPTION = """\
-Run CMD only while this process holds the Lease, like etcdctl lock and consul lock.
-
-  1. Wait until this process leads the Lease.
-  2. Start CMD in its own process group. Its environment gets LEADER_ELECTION_LEASE
-     (namespace/name), LEADER_ELECTION_IDENTITY and LEADER_ELECTION_FENCING_TOKEN
-     (leaseTransitions of this term: storage can reject writes carrying an older one).
-  3. If leadership is lost, send CMD's process group SIGTERM, then SIGKILL after the grace
-     period. SIGTERM, SIGINT and SIGHUP sent to leader-election are forwarded the same way.
-  4. When CMD exits, kill what it left running in its process group, release the Lease so
-     that another candidate takes over at once, and exit with CMD's status.
-
-The cluster is found as the library finds it: --kubeconfig, else the in-cluster
-ServiceAccount, else KUBECONFIG or ~/.kube/config, else standalone mode (no cluster: CMD
-runs at once, with a warning). The ServiceAccount needs the Role in rbac/role.yaml.
-"""
-
-_RUN_EPILOG = """\
-exit status:
-  CMD's status   CMD ran (128+N when signal N ended it)
-  1              the API refused (401, 403 naming the missing verb, missing namespace)
-  2              invalid arguments or configuration
-  75             --timeout passed before this process led the Lease (CMD never ran)
-  126, 127       CMD is not executable, or not found
-  128+N          signal N arrived before CMD started
-
-example:
-  leader-election run --lease nightly-report -n batch --timeout 60 -- ./report.sh --full
-"""
-
-
-def register(subparsers: Any) -> None:
-    """Add ``run`` to the ``leader-election`` command line."""
-    parser = subparsers.add_parser(
-        "run",
-        help="run a command only while holding a Lease (like etcdctl lock / consul lock)",
-        usage="%(prog)s --lease NAME [-n NS] [options] -- CMD [ARG ...]",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_RUN_DESCRIPTION,
-        epilog=_RUN_EPILOG,
-    )
-    add_lease_arguments(parser)
-    parser.add_argument(
-        "--identity",
-        metavar="ID",
-        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
-    )
-    parser.add_argument(
-        "--renewal-interval",
-        default="10000",
-        metavar="MS",
-        help="how often the leader renews, in milliseconds (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--lease-duration",
-        metavar="MS",
-        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
-    )
-    parser.add_argument(
-        "--renew-deadline",
-        metavar="MS",
-        help="step down when not renewed for this long, in milliseconds (default: midway "
-        "between the renewal interval and the lease duration)",
-    )
-    parser.add_argument(
-        "--grace-period",
-        type=_seconds,
-        metavar="SECONDS",
-        help="time between SIGTERM and SIGKILL when CMD must stop (default: lease duration "
-        "minus renew deadline, so CMD is gone before another candidate may start)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="give up (exit 75) if not leading within this long (default: wait for ever)",
-    )
-    parser.add_argument(
-        "cmd",
-        nargs=argparse.REMAINDER,
-        metavar="-- CMD [ARG ...]",
-        help="the command to run while leading, after --",
-    )
-    parser.set_defaults(handler=run_supervised)
