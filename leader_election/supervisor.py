@@ -5,14 +5,16 @@ it running only under the Lease:
 
 1. wait for leadership (or ``timeout``, or a SIGTERM/SIGINT/SIGHUP to us);
 2. start the command in its own process group, with the Lease, our identity and the fencing
-   token of the term in its environment;
+   token of the term in its environment, through ``_launcher.py``, which ties the group to
+   this process: if we die, even by SIGKILL, the group is killed (``PR_SET_PDEATHSIG`` and a
+   watchdog in the group), long before the Lease we stopped renewing expires;
 3. if leadership is lost, send the group SIGTERM, then SIGKILL after the grace period — by
    default what is left between our renew deadline and the Lease's expiry, so the command is
    gone before any other candidate may start its own;
 4. a signal sent to us is forwarded to the group, with the same SIGKILL deadline;
 5. when the command exits, kill what it left behind in its group (nothing started under the
-   Lease may outlive it), release the Lease, and return the command's exit status
-   (128 + N when a signal N ended it, as shells report it).
+   Lease may outlive it), wait until the group is gone, release the Lease, and return the
+   command's exit status (128 + N when a signal N ended it, as shells report it).
 
 The main thread waits on one self-pipe that every source writes to: signal handlers, the
 election's ``leader.elected`` / ``leader.lost`` receivers and SIGCHLD. It also wakes a few
@@ -23,11 +25,13 @@ no event can arrive (a stuck elector). POSIX only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _MAX_TICK = 0.5
+_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_launcher.py")
+# How long the group may take to vanish after its SIGKILL before we release anyway (a process
+# stuck in uninterruptible sleep); SIGKILL normally takes effect in milliseconds.
+_GROUP_EXIT_TIMEOUT = 5.0
 
 
 class LeadershipTimeout(TimeoutError):
@@ -227,9 +235,17 @@ class _Supervisor:
             token,
             " ".join(self.command),
         )
+        _check_executable(self.command[0], env.get("PATH", os.defpath))
         # Its own process group, so that SIGTERM/SIGKILL reach everything it starts.
-        # start_new_session is done in C between fork and exec: safe with our threads.
-        self.child = subprocess.Popen(self.command, env=env, start_new_session=True)
+        # start_new_session is done in C between fork and exec: safe with our threads. The
+        # launcher execs the command (same pid) once the group is tied to our life. Its
+        # PR_SET_PDEATHSIG fires when the *thread* that forked it ends: this one, which
+        # returns only after the command and its group are gone.
+        self.child = subprocess.Popen(
+            [sys.executable, "-I", "-S", _LAUNCHER, str(os.getpid()), "--", *self.command],
+            env=env,
+            start_new_session=True,
+        )
         forwarded = 0
         stopping = False
         while True:
@@ -290,7 +306,69 @@ class _Supervisor:
             return None
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
-        return child.wait()
+        returncode = child.wait()
+        self._wait_for_group_exit(child.pid)
+        return returncode
+
+    def _wait_for_group_exit(self, pgid: int) -> None:
+        """Return once no process of the group runs any more (bounded), so that the Lease is
+        released only after everything started under it has ended."""
+        deadline = time.monotonic() + _GROUP_EXIT_TIMEOUT
+        while _group_runs(pgid):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                logger.warning(
+                    "process group %d of the command still has processes %.1f s after "
+                    "SIGKILL; releasing %s anyway",
+                    pgid,
+                    _GROUP_EXIT_TIMEOUT,
+                    self.options.lease_description,
+                )
+                return
+            self.wakeup.wait(min(0.01, remaining))
+
+
+def _group_runs(pgid: int) -> bool:
+    """True while a process of group ``pgid`` runs; zombies waiting for a reaper run nothing."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not os.path.isdir("/proc"):
+        return True  # no way to tell zombies apart: the caller's deadline bounds the wait
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(os.path.join(entry.path, "stat"), encoding="utf-8") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        # fields: state, ppid, pgrp, ... (proc(5), after the parenthesized command name)
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _check_executable(program: str, path: str) -> None:
+    """Raise what ``exec`` of ``program`` would: ``FileNotFoundError`` (exit 127) when it does
+    not exist, ``PermissionError`` (126) when it is not executable — here, where the CLI maps
+    them, rather than in the launcher."""
+    if os.sep in program:
+        candidates = [program]
+    else:
+        candidates = [os.path.join(d or os.curdir, program) for d in path.split(os.pathsep)]
+    denied = None
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return
+        if os.path.exists(candidate):
+            denied = candidate
+    if denied is not None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), denied)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def supervise(
