@@ -27,3 +27,10 @@ def test_a_value_of_each_accepted_input_type_is_valid_options() -> None:
     }
     options = LeaderElectionOptions.from_mapping(values)
     assert options.lease_duration_seconds == 3
+
+
+def test_the_module_imports_nothing_beyond_the_standard_library_and_ours() -> None:
+    # Run time never needs typing_extensions: for_root imports Unpack under TYPE_CHECKING.
+    import leader_election._typing as typing_module
+
+    assert "typing_extensions" not in vars(typing_module)
