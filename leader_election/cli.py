@@ -1,43 +1,253 @@
 """The ``leader-election`` command: ``status``, ``run``, ``serve`` and ``demo``.
 
-``main(argv) -> int`` is the only place where errors become exit codes.
+This module is the whole command line and nothing else: the argparse registration of every
+subcommand, one handler per subcommand that turns parsed arguments into a call of its engine,
+and ``main(argv) -> int``, the only place where errors become exit codes. The engines live in
+their own modules (``status.read_status``, ``supervisor.supervise``,
+``testing.server.LeaseAPIServer``, ``demo.run_demo``). The embedded server and the demo are
+imported by their handler only, so ``import leader_election.cli`` (and ``--help``) never loads
+the server or the ``kubernetes`` client.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
-from leader_election import status, supervisor
 from leader_election._version import __version__
 from leader_election.errors import ConfigurationError, LeaderElectionError
-from leader_election.testing.server import LeaseAPIServer
+from leader_election.options import LeaderElectionOptions
+from leader_election.status import DEFAULT_TIMEOUT, read_status
+from leader_election.supervisor import LeadershipTimeout, supervise
 
-__all__ = ["main"]
+__all__ = ["add_lease_arguments", "build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="leader-election",
-        description="Kubernetes Lease leader election: tools around the leader_election library.",
+@dataclass(frozen=True, slots=True)
+class _Command:
+    """How ``main`` runs a subcommand: its handler, and whether it narrates through logging."""
+
+    handler: Callable[[argparse.Namespace], int]
+    logs: bool = False
+
+
+# -- argument types ------------------------------------------------------------------------
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--lease``, ``-n/--namespace`` and ``--kubeconfig``: how every command names a Lease."""
+    parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        default="default",
+        metavar="NS",
+        help="namespace of the Lease (default: %(default)s, as in the library)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    status.register(commands)
-    supervisor.register(commands)
-    commands.add_parser(
-        "demo",
-        help="watch candidates elect a leader and fail over (embedded API server)",
-        description="Start the embedded Lease API server and three candidate processes; kill "
-        "the leader, then stop the next one gracefully, narrating each election. Takes about "
-        "15 seconds and leaves nothing running.",
+    parser.add_argument(
+        "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
     )
-    serve = commands.add_parser(
+
+
+# -- status --------------------------------------------------------------------------------
+_STATUS_DESCRIPTION = """\
+Read a Lease once and show its holder, when it was acquired and last renewed, its lease
+duration, how many times it changed hands (leaseTransitions) and whether it is expired.
+
+Expiry is judged here by renewTime + leaseDurationSeconds against this machine's clock;
+candidates judge it by when they saw the Lease change, so clock skew never misleads them.
+
+The cluster is found as the library finds it: --kubeconfig, else the in-cluster
+ServiceAccount, else KUBECONFIG or ~/.kube/config. Needs the RBAC verb get on the Lease.
+"""
+
+_STATUS_EPILOG = """\
+exit status:
+  0   the Lease was read (held, free or expired)
+  1   it does not exist, or the API refused (the message says why)
+  2   invalid arguments, or no cluster configuration found
+
+examples:
+  leader-election status --lease my-app -n prod
+  leader-election status --lease my-app -o json | jq .holder
+"""
+
+
+def _add_status(commands: Any) -> None:
+    parser = commands.add_parser(
+        "status",
+        help="show who holds a Lease, since when, and whether it expired",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_STATUS_DESCRIPTION,
+        epilog=_STATUS_EPILOG,
+    )
+    add_lease_arguments(parser)
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default) or json for scripts",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on the API server after this long (default: %(default)g)",
+    )
+    parser.set_defaults(command_spec=_Command(_status, logs=True))
+
+
+def _status(args: argparse.Namespace) -> int:
+    """Print the report; 0 once the Lease was read."""
+    status = read_status(
+        args.lease, args.namespace, kubeconfig=args.kubeconfig, timeout=args.request_timeout
+    )
+    if args.output == "json":
+        sys.stdout.write(json.dumps(status.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(status.to_text())
+    return 0
+
+
+# -- run -----------------------------------------------------------------------------------
+_RUN_DESCRIPTION = """\
+Run CMD only while this process holds the Lease, like etcdctl lock and consul lock.
+
+  1. Wait until this process leads the Lease.
+  2. Start CMD in its own process group. Its environment gets LEADER_ELECTION_LEASE
+     (namespace/name), LEADER_ELECTION_IDENTITY and LEADER_ELECTION_FENCING_TOKEN
+     (leaseTransitions of this term: storage can reject writes carrying an older one).
+  3. If leadership is lost, send CMD's process group SIGTERM, then SIGKILL after the grace
+     period. SIGTERM, SIGINT and SIGHUP sent to leader-election are forwarded the same way.
+     If leader-election itself dies (even by SIGKILL), CMD's process group is killed too
+     (Linux; see docs/cli.md for other systems).
+  4. When CMD exits, kill what it left running in its process group, release the Lease so
+     that another candidate takes over at once, and exit with CMD's status.
+
+The cluster is found as the library finds it: --kubeconfig, else the in-cluster
+ServiceAccount, else KUBECONFIG or ~/.kube/config, else standalone mode (no cluster: CMD
+runs at once, with a warning). The ServiceAccount needs the Role in rbac/role.yaml.
+"""
+
+_RUN_EPILOG = """\
+exit status:
+  CMD's status   CMD ran (128+N when signal N ended it)
+  1              the API refused (401, 403 naming the missing verb, missing namespace)
+  2              invalid arguments or configuration
+  75             --timeout passed before this process led the Lease (CMD never ran)
+  126, 127       CMD is not executable, or not found
+  128+N          signal N arrived before CMD started
+
+example:
+  leader-election run --lease nightly-report -n batch --timeout 60 -- ./report.sh --full
+"""
+
+
+def _add_run(commands: Any) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run a command only while holding a Lease (like etcdctl lock / consul lock)",
+        usage="%(prog)s --lease NAME [-n NS] [options] -- CMD [ARG ...]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_RUN_DESCRIPTION,
+        epilog=_RUN_EPILOG,
+    )
+    add_lease_arguments(parser)
+    parser.add_argument(
+        "--identity",
+        metavar="ID",
+        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
+    )
+    parser.add_argument(
+        "--renewal-interval",
+        default="10000",
+        metavar="MS",
+        help="how often the leader renews, in milliseconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lease-duration",
+        metavar="MS",
+        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
+    )
+    parser.add_argument(
+        "--renew-deadline",
+        metavar="MS",
+        help="step down when not renewed for this long, in milliseconds (default: midway "
+        "between the renewal interval and the lease duration)",
+    )
+    parser.add_argument(
+        "--grace-period",
+        type=_seconds,
+        metavar="SECONDS",
+        help="time between SIGTERM and SIGKILL when CMD must stop (default: lease duration "
+        "minus renew deadline, so CMD is gone before another candidate may start)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up (exit 75) if not leading within this long (default: wait for ever)",
+    )
+    parser.add_argument(
+        "cmd",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD [ARG ...]",
+        help="the command to run while leading, after --",
+    )
+    parser.set_defaults(command_spec=_Command(_run, logs=True))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run CMD under the Lease; its exit status."""
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    values: dict[str, Any] = {
+        "lease_name": args.lease,
+        "namespace": args.namespace,
+        "kubeconfig": args.kubeconfig,
+        "renewal_interval": args.renewal_interval,
+        "handle_signals": False,
+        "await_leadership": False,
+    }
+    for option in ("identity", "lease_duration", "renew_deadline"):
+        if getattr(args, option) is not None:
+            values[option] = getattr(args, option)
+    options = LeaderElectionOptions.from_mapping(values)
+    return supervise(command, options, grace_period=args.grace_period, timeout=args.timeout)
+
+
+# -- serve ---------------------------------------------------------------------------------
+def _add_serve(commands: Any) -> None:
+    parser = commands.add_parser(
         "serve",
         help="run the embedded Lease API server until SIGINT/SIGTERM",
         description=(
@@ -46,20 +256,25 @@ def build_parser() -> argparse.ArgumentParser:
             "admin kubeconfig that kubectl and the official client load as-is."
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    serve.add_argument(
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
         "--port", type=int, default=0, help="port to bind; 0 picks a free one (default: 0)"
     )
-    serve.add_argument(
+    parser.add_argument(
         "--kubeconfig",
         metavar="PATH",
         help="also write the admin kubeconfig here (default: a temporary file removed at exit)",
     )
-    serve.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA")
-    return parser
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway CA")
+    parser.set_defaults(command_spec=_Command(_serve))
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; 1 when the address cannot be bound."""
+    from leader_election.testing.server import LeaseAPIServer  # noqa: PLC0415 - on use only
+
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -93,6 +308,40 @@ def _serve(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
+# -- demo ----------------------------------------------------------------------------------
+def _add_demo(commands: Any) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="watch candidates elect a leader and fail over (embedded API server)",
+        description="Start the embedded Lease API server and three candidate processes; kill "
+        "the leader, then stop the next one gracefully, narrating each election. Takes about "
+        "15 seconds and leaves nothing running.",
+    )
+    parser.set_defaults(command_spec=_Command(_demo))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from leader_election.demo import run_demo  # noqa: PLC0415 - the engine, on use
+
+    return run_demo()
+
+
+# -- the command ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The ``leader-election`` parser; each subcommand sets ``command_spec``."""
+    parser = argparse.ArgumentParser(
+        prog="leader-election",
+        description="Kubernetes Lease leader election: tools around the leader_election library.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_status(commands)
+    _add_run(commands)
+    _add_demo(commands)
+    _add_serve(commands)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     parser = build_parser()
@@ -100,20 +349,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    spec: _Command = args.command_spec
     try:
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "demo":
-            from leader_election.demo import run_demo  # noqa: PLC0415 - only this command
-
-            return run_demo()
-        # status and run narrate through the library's loggers; serve and demo print.
-        logging.basicConfig(level=logging.INFO, format="leader-election: %(message)s")
-        result: int = args.handler(args, sys.stdout)
+        if spec.logs:
+            # status and run narrate through the library's loggers; serve and demo print.
+            logging.basicConfig(level=logging.INFO, format="leader-election: %(message)s")
+        return spec.handler(args)
     except ConfigurationError as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)
         return 2
-    except supervisor.LeadershipTimeout as exc:
+    except LeadershipTimeout as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: try again later
     except FileNotFoundError as exc:
@@ -125,7 +370,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeaderElectionError as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
-    return result
 
 
 if __name__ == "__main__":

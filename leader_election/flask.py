@@ -26,24 +26,19 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import inspect
 import os
-import sys
 from collections.abc import Awaitable, Callable, Mapping
-from types import FrameType
 from typing import Any, TypeVar
+
+from leader_election import serving
 
 try:
     import flask
     from flask import Blueprint, Flask, current_app, has_app_context
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides flask
-    raise ImportError(
-        "leader_election.flask needs Flask, which is not installed: "
-        "pip install 'leader-election[flask]'"
-    ) from exc
+    raise serving.missing_extra("leader_election.flask", "Flask", "flask") from exc
 
-from leader_election import serving
 from leader_election.errors import ConfigurationError, MisuseError
 from leader_election.health import health_report
 from leader_election.module import LeaderElectionModule
@@ -51,7 +46,7 @@ from leader_election.options import LeaderElectionOptions
 
 __all__ = ["CONFIG_PREFIX", "EXTENSION_KEY", "LeaderElection"]
 
-CONFIG_PREFIX = "LEADER_ELECTION_"
+CONFIG_PREFIX = serving.PREFIX
 EXTENSION_KEY = "leader_election"
 """The key of ``app.extensions`` under which an application's ``LeaderElectionModule`` is."""
 DEFAULT_HEALTH_URL = "/healthz/leader-election"
@@ -115,11 +110,14 @@ class LeaderElection:
           ``for_root`` options, with its defaults and validation.
         - ``LEADER_ELECTION_FACTORY``: a callable (or ``"package.module:name"``) called with
           the app when the election starts, like ``options_factory``.
-        - ``LEADER_ELECTION_AUTOSTART`` (default true): start where the app is served — in
-          a gunicorn or uWSGI worker (after the fork when the master preloads the app), in
-          the child of ``flask run``'s reloader, in ``flask run`` without reloader, or in a
-          plain process; never in the reloader's watcher, under ``app.testing``, or during
-          other ``flask`` commands. False: call ``ext.election.start()`` yourself.
+        - ``LEADER_ELECTION_AUTOSTART`` (default: unset): start where the app is served —
+          in a gunicorn or uWSGI worker (after the fork when the master preloads the app),
+          in the child of ``flask run``'s reloader, in ``flask run`` without reloader, or in
+          a plain process; never in the reloader's watcher, under ``app.testing``, or during
+          other ``flask`` commands. Unset, not under pytest either (importing a module that
+          creates the app must not start it); True: under pytest too. False: never; call
+          ``ext.election.start()`` yourself. ``True``/``False`` or ``"true"``/``"false"``
+          (``serving.parse_flag``).
         - ``LEADER_ELECTION_COMMANDS``: names of ``flask`` commands that start it too (a
           long-running custom command); a list or a comma-separated string.
         - ``LEADER_ELECTION_HEALTH_URL`` (default ``/healthz/leader-election``): where the
@@ -209,15 +207,8 @@ class LeaderElection:
 
     def leader_only(self, fn: F) -> F:
         """Decorator: the call runs only while the current application's election leads;
-        otherwise it returns None."""
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not self.election.is_leader:
-                return None
-            return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]  # same signature, Optional result
+        otherwise it returns None (``LeaderElectionModule.leader_only`` of that election)."""
+        return serving.leader_only(lambda: self.election, fn)
 
 
 def _health_view() -> flask.Response:
@@ -310,34 +301,6 @@ class _AppFactory:
         return result  # LeaderElectionOptions as is; anything else is reported by the module
 
 
-def _flag(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off", ""):
-        return False
-    raise ConfigurationError(
-        f"app.config[{key!r}]={value!r}: expected a boolean", option=key, value=value
-    )
-
-
-def _commands(config: Mapping[str, Any]) -> frozenset[str]:
-    key = CONFIG_PREFIX + "COMMANDS"
-    value = config.get(key) or ()
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",")]
-    if not isinstance(value, list | tuple | set | frozenset) or not all(
-        isinstance(v, str) for v in value
-    ):
-        raise ConfigurationError(
-            f"app.config[{key!r}]={value!r}: expected a list of flask command names",
-            option=key,
-            value=value,
-        )
-    return frozenset(v for v in value if v)
-
-
 # -- where to start ------------------------------------------------------------------------
 def _flask_command() -> tuple[str, bool] | None:
     """(name, uses the reloader) of the ``flask`` command being run; None outside the CLI.
@@ -366,23 +329,44 @@ def _flask_command() -> tuple[str, bool] | None:
 def _command_being_looked_up() -> str:
     from flask.cli import FlaskGroup  # noqa: PLC0415
 
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
+    for frame in serving.stack():
         if frame.f_code.co_name == "get_command" and isinstance(
             frame.f_locals.get("self"), FlaskGroup
         ):
             name = frame.f_locals.get("name")
             return name if isinstance(name, str) else ""
-        frame = frame.f_back
     return ""  # flask --help, listing the commands
 
 
+def _config_key(key: str) -> str:
+    return f"app.config[{key!r}]"
+
+
+def _autostart(config: Mapping[str, Any]) -> bool | None:
+    value = config.get(serving.AUTOSTART)
+    return serving.parse_autostart(value, where=_config_key(serving.AUTOSTART))
+
+
+def _commands(config: Mapping[str, Any]) -> frozenset[str]:
+    value = config.get(serving.COMMANDS)
+    return serving.parse_names(
+        serving.COMMANDS, value, what="flask command", where=_config_key(serving.COMMANDS)
+    )
+
+
 def _verdict(app: Flask) -> serving.Verdict:
-    config = app.config
+    return serving.startup_verdict(
+        _autostart(app.config),
+        setting=serving.AUTOSTART,
+        remedy="call start() on LeaderElection.election",
+        rules=lambda: _rules(app),
+    )
+
+
+def _rules(app: Flask) -> serving.Verdict:
+    """Where Flask's application is served (``init_app``'s docstring)."""
     here, nowhere = serving.Placement.HERE, serving.Placement.NOWHERE
-    if not _flag(CONFIG_PREFIX + "AUTOSTART", config.get(CONFIG_PREFIX + "AUTOSTART", True)):
-        return serving.Verdict(nowhere, "LEADER_ELECTION_AUTOSTART is off; call start()")
-    commands = _commands(config)
+    commands = _commands(app.config)
     if app.testing:
         return serving.Verdict(nowhere, "app.testing is set; start it in the test that needs it")
     server = serving.server_verdict()

@@ -37,15 +37,13 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from leader_election.errors import ConfigurationError, MissingExtraError, MisuseError
+from leader_election.errors import ConfigurationError, MisuseError
+from leader_election.serving import missing_extra
 
 try:
     import prometheus_client
 except ImportError as exc:  # exercised by a test that hides the package
-    raise MissingExtraError(
-        "leader_election.metrics needs prometheus_client, which is not installed: "
-        "pip install 'leader-election[metrics]'"
-    ) from exc
+    raise missing_extra("leader_election.metrics", "prometheus_client", "metrics") from exc
 from leader_election.module import LeaderElectionModule
 from leader_election.state import Failure, Op
 

@@ -1,4 +1,4 @@
-"""``leader-election status``: one read of a Lease, reported as an operator wants to see it.
+"""One read of a Lease, reported as an operator wants to see it (``leader-election status``).
 
 The connection is found exactly as the library finds it (``connection.py``: ``--kubeconfig``,
 in-cluster, ``KUBECONFIG``, ``~/.kube/config``). A single read cannot judge expiry the way
@@ -9,11 +9,9 @@ compares ``renewTime + leaseDurationSeconds`` with this machine's wall clock ins
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
-import json
-from typing import Any, TextIO
+from typing import Any
 
 from leader_election.clock import Clock, SystemClock
 from leader_election.connection import resolve_connection
@@ -23,7 +21,7 @@ from leader_election.options import LeaderElectionOptions
 from leader_election.record import format_micro_time
 from leader_election.transport import Transport
 
-__all__ = ["LeaseStatus", "read_status", "register", "run_status"]
+__all__ = ["DEFAULT_TIMEOUT", "LeaseStatus", "read_status"]
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -174,90 +172,3 @@ def read_status(
         lease_transitions=record.lease_transitions,
         observed_at=(clock or SystemClock()).now(),
     )
-
-
-def run_status(args: argparse.Namespace, out: TextIO) -> int:
-    """The ``status`` subcommand: print the report; 0 once the Lease was read."""
-    status = read_status(
-        args.lease, args.namespace, kubeconfig=args.kubeconfig, timeout=args.request_timeout
-    )
-    if args.output == "json":
-        out.write(json.dumps(status.to_json(), indent=2) + "\n")
-    else:
-        out.write(status.to_text())
-    return 0
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
-
-
-_STATUS_DESCRIPTION = """\
-Read a Lease once and show its holder, when it was acquired and last renewed, its lease
-duration, how many times it changed hands (leaseTransitions) and whether it is expired.
-
-Expiry is judged here by renewTime + leaseDurationSeconds against this machine's clock;
-candidates judge it by when they saw the Lease change, so clock skew never misleads them.
-
-The cluster is found as the library finds it: --kubeconfig, else the in-cluster
-ServiceAccount, else KUBECONFIG or ~/.kube/config. Needs the RBAC verb get on the Lease.
-"""
-
-_STATUS_EPILOG = """\
-exit status:
-  0   the Lease was read (held, free or expired)
-  1   it does not exist, or the API refused (the message says why)
-  2   invalid arguments, or no cluster configuration found
-
-examples:
-  leader-election status --lease my-app -n prod
-  leader-election status --lease my-app -o json | jq .holder
-"""
-
-
-def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--lease``, ``-n/--namespace`` and ``--kubeconfig``: how every command names a Lease."""
-    parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
-    parser.add_argument(
-        "-n",
-        "--namespace",
-        default="default",
-        metavar="NS",
-        help="namespace of the Lease (default: %(default)s, as in the library)",
-    )
-    parser.add_argument(
-        "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
-    )
-
-
-def register(subparsers: Any) -> None:
-    """Add ``status`` to the ``leader-election`` command line."""
-    parser = subparsers.add_parser(
-        "status",
-        help="show who holds a Lease, since when, and whether it expired",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_STATUS_DESCRIPTION,
-        epilog=_STATUS_EPILOG,
-    )
-    add_lease_arguments(parser)
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("text", "json"),
-        default="text",
-        help="text for people (default) or json for scripts",
-    )
-    parser.add_argument(
-        "--request-timeout",
-        type=_positive_seconds,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help="give up on the API server after this long (default: %(default)g)",
-    )
-    parser.set_defaults(handler=run_status)

@@ -5,14 +5,16 @@ it running only under the Lease:
 
 1. wait for leadership (or ``timeout``, or a SIGTERM/SIGINT/SIGHUP to us);
 2. start the command in its own process group, with the Lease, our identity and the fencing
-   token of the term in its environment;
+   token of the term in its environment, through ``_launcher.py``, which ties the group to
+   this process: if we die, even by SIGKILL, the group is killed (``PR_SET_PDEATHSIG`` and a
+   watchdog in the group), long before the Lease we stopped renewing expires;
 3. if leadership is lost, send the group SIGTERM, then SIGKILL after the grace period — by
    default what is left between our renew deadline and the Lease's expiry, so the command is
    gone before any other candidate may start its own;
 4. a signal sent to us is forwarded to the group, with the same SIGKILL deadline;
 5. when the command exits, kill what it left behind in its group (nothing started under the
-   Lease may outlive it), release the Lease, and return the command's exit status
-   (128 + N when a signal N ended it, as shells report it).
+   Lease may outlive it), wait until the group is gone, release the Lease, and return the
+   command's exit status (128 + N when a signal N ended it, as shells report it).
 
 The main thread waits on one self-pipe that every source writes to: signal handlers, the
 election's ``leader.elected`` / ``leader.lost`` receivers and SIGCHLD. It also wakes a few
@@ -22,18 +24,19 @@ no event can arrive (a stuck elector). POSIX only.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import errno
 import logging
 import os
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 from leader_election.errors import (
     ApiError,
@@ -46,14 +49,17 @@ from leader_election.errors import (
 from leader_election.events import LeaderLostEvent, leader_changed, leader_elected, leader_lost
 from leader_election.module import LeaderElectionModule
 from leader_election.options import LeaderElectionOptions
-from leader_election.status import add_lease_arguments
 
-__all__ = ["FORWARDED_SIGNALS", "LeadershipTimeout", "register", "run_supervised", "supervise"]
+__all__ = ["FORWARDED_SIGNALS", "LeadershipTimeout", "supervise"]
 
 logger = logging.getLogger(__name__)
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _MAX_TICK = 0.5
+_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_launcher.py")
+# How long the group may take to vanish after its SIGKILL before we release anyway (a process
+# stuck in uninterruptible sleep); SIGKILL normally takes effect in milliseconds.
+_GROUP_EXIT_TIMEOUT = 5.0
 
 
 class LeadershipTimeout(TimeoutError):
@@ -229,9 +235,17 @@ class _Supervisor:
             token,
             " ".join(self.command),
         )
+        _check_executable(self.command[0], env.get("PATH", os.defpath))
         # Its own process group, so that SIGTERM/SIGKILL reach everything it starts.
-        # start_new_session is done in C between fork and exec: safe with our threads.
-        self.child = subprocess.Popen(self.command, env=env, start_new_session=True)
+        # start_new_session is done in C between fork and exec: safe with our threads. The
+        # launcher execs the command (same pid) once the group is tied to our life. Its
+        # PR_SET_PDEATHSIG fires when the *thread* that forked it ends: this one, which
+        # returns only after the command and its group are gone.
+        self.child = subprocess.Popen(
+            [sys.executable, "-I", "-S", _LAUNCHER, str(os.getpid()), "--", *self.command],
+            env=env,
+            start_new_session=True,
+        )
         forwarded = 0
         stopping = False
         while True:
@@ -292,7 +306,69 @@ class _Supervisor:
             return None
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
-        return child.wait()
+        returncode = child.wait()
+        self._wait_for_group_exit(child.pid)
+        return returncode
+
+    def _wait_for_group_exit(self, pgid: int) -> None:
+        """Return once no process of the group runs any more (bounded), so that the Lease is
+        released only after everything started under it has ended."""
+        deadline = time.monotonic() + _GROUP_EXIT_TIMEOUT
+        while _group_runs(pgid):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                logger.warning(
+                    "process group %d of the command still has processes %.1f s after "
+                    "SIGKILL; releasing %s anyway",
+                    pgid,
+                    _GROUP_EXIT_TIMEOUT,
+                    self.options.lease_description,
+                )
+                return
+            self.wakeup.wait(min(0.01, remaining))
+
+
+def _group_runs(pgid: int) -> bool:
+    """True while a process of group ``pgid`` runs; zombies waiting for a reaper run nothing."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not os.path.isdir("/proc"):
+        return True  # no way to tell zombies apart: the caller's deadline bounds the wait
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(os.path.join(entry.path, "stat"), encoding="utf-8") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        # fields: state, ppid, pgrp, ... (proc(5), after the parenthesized command name)
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _check_executable(program: str, path: str) -> None:
+    """Raise what ``exec`` of ``program`` would: ``FileNotFoundError`` (exit 127) when it does
+    not exist, ``PermissionError`` (126) when it is not executable — here, where the CLI maps
+    them, rather than in the launcher."""
+    if os.sep in program:
+        candidates = [program]
+    else:
+        candidates = [os.path.join(d or os.curdir, program) for d in path.split(os.pathsep)]
+    denied = None
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return
+        if os.path.exists(candidate):
+            denied = candidate
+    if denied is not None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), denied)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 def supervise(
@@ -332,119 +408,3 @@ def supervise(
             margin,
         )
     return _Supervisor(command, options, grace_period, timeout).run()
-
-
-def run_supervised(args: argparse.Namespace, out: TextIO) -> int:
-    """The ``run`` subcommand."""
-    command = list(args.cmd)
-    if command and command[0] == "--":
-        command = command[1:]
-    values: dict[str, Any] = {
-        "lease_name": args.lease,
-        "namespace": args.namespace,
-        "kubeconfig": args.kubeconfig,
-        "renewal_interval": args.renewal_interval,
-        "handle_signals": False,
-        "await_leadership": False,
-    }
-    for option in ("identity", "lease_duration", "renew_deadline"):
-        if getattr(args, option) is not None:
-            values[option] = getattr(args, option)
-    options = LeaderElectionOptions.from_mapping(values)
-    return supervise(command, options, grace_period=args.grace_period, timeout=args.timeout)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
-    return value
-
-
-_RUN_DESCRIPTION = """\
-Run CMD only while this process holds the Lease, like etcdctl lock and consul lock.
-
-  1. Wait until this process leads the Lease.
-  2. Start CMD in its own process group. Its environment gets LEADER_ELECTION_LEASE
-     (namespace/name), LEADER_ELECTION_IDENTITY and LEADER_ELECTION_FENCING_TOKEN
-     (leaseTransitions of this term: storage can reject writes carrying an older one).
-  3. If leadership is lost, send CMD's process group SIGTERM, then SIGKILL after the grace
-     period. SIGTERM, SIGINT and SIGHUP sent to leader-election are forwarded the same way.
-  4. When CMD exits, kill what it left running in its process group, release the Lease so
-     that another candidate takes over at once, and exit with CMD's status.
-
-The cluster is found as the library finds it: --kubeconfig, else the in-cluster
-ServiceAccount, else KUBECONFIG or ~/.kube/config, else standalone mode (no cluster: CMD
-runs at once, with a warning). The ServiceAccount needs the Role in rbac/role.yaml.
-"""
-
-_RUN_EPILOG = """\
-exit status:
-  CMD's status   CMD ran (128+N when signal N ended it)
-  1              the API refused (401, 403 naming the missing verb, missing namespace)
-  2              invalid arguments or configuration
-  75             --timeout passed before this process led the Lease (CMD never ran)
-  126, 127       CMD is not executable, or not found
-  128+N          signal N arrived before CMD started
-
-example:
-  leader-election run --lease nightly-report -n batch --timeout 60 -- ./report.sh --full
-"""
-
-
-def register(subparsers: Any) -> None:
-    """Add ``run`` to the ``leader-election`` command line."""
-    parser = subparsers.add_parser(
-        "run",
-        help="run a command only while holding a Lease (like etcdctl lock / consul lock)",
-        usage="%(prog)s --lease NAME [-n NS] [options] -- CMD [ARG ...]",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_RUN_DESCRIPTION,
-        epilog=_RUN_EPILOG,
-    )
-    add_lease_arguments(parser)
-    parser.add_argument(
-        "--identity",
-        metavar="ID",
-        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
-    )
-    parser.add_argument(
-        "--renewal-interval",
-        default="10000",
-        metavar="MS",
-        help="how often the leader renews, in milliseconds (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--lease-duration",
-        metavar="MS",
-        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
-    )
-    parser.add_argument(
-        "--renew-deadline",
-        metavar="MS",
-        help="step down when not renewed for this long, in milliseconds (default: midway "
-        "between the renewal interval and the lease duration)",
-    )
-    parser.add_argument(
-        "--grace-period",
-        type=_seconds,
-        metavar="SECONDS",
-        help="time between SIGTERM and SIGKILL when CMD must stop (default: lease duration "
-        "minus renew deadline, so CMD is gone before another candidate may start)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="give up (exit 75) if not leading within this long (default: wait for ever)",
-    )
-    parser.add_argument(
-        "cmd",
-        nargs=argparse.REMAINDER,
-        metavar="-- CMD [ARG ...]",
-        help="the command to run while leading, after --",
-    )
-    parser.set_defaults(handler=run_supervised)

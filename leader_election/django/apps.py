@@ -3,7 +3,9 @@
 Django runs ``ready()`` for every management command, in ``runserver``'s autoreloader
 watcher as in its child, and possibly more than once in one process. The decision, in order:
 
-1. ``LEADER_ELECTION_AUTOSTART = False``: never.
+1. ``LEADER_ELECTION_AUTOSTART = False``: never. Left unset, steps 2 to 5 apply, but a
+   process running pytest never starts (``serving.startup_verdict``): set it to ``True`` to
+   start there too.
 2. A gunicorn or uWSGI worker: yes. Their master loading the application before forking
    (``--preload``, no ``lazy-apps``): not there — in each worker, right after the fork.
 3. A management command: ``runserver`` (and ``LEADER_ELECTION_COMMANDS``) yes — but with the
@@ -18,10 +20,8 @@ watcher as in its child, and possibly more than once in one process. The decisio
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Mapping, Sequence
-from types import FrameType
 
 from django.apps import AppConfig
 
@@ -52,11 +52,16 @@ class LeaderElectionConfig(AppConfig):  # type: ignore[misc]  # Django ships no 
 
 def current_verdict() -> serving.Verdict:
     """What ``ready()`` decides for this process, from its stack and environment."""
-    if not autostart():
-        return serving.Verdict(
-            serving.Placement.NOWHERE,
-            "LEADER_ELECTION_AUTOSTART is False; call get_election().start()",
-        )
+    return serving.startup_verdict(
+        autostart(),
+        setting=serving.AUTOSTART,
+        remedy="call get_election().start()",
+        rules=_rules,
+    )
+
+
+def _rules() -> serving.Verdict:
+    """Steps 2 to 5 of the module docstring."""
     server = serving.server_verdict()
     if server is not None:
         return server
@@ -108,21 +113,17 @@ def _management_argv() -> list[str] | None:
     """argv of the ``ManagementUtility`` whose ``execute()`` is on the stack, if any."""
     from django.core.management import ManagementUtility  # noqa: PLC0415
 
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
+    for frame in serving.stack():
         if frame.f_code.co_name == "execute":
             utility = frame.f_locals.get("self")
             if isinstance(utility, ManagementUtility):
                 return list(utility.argv)
-        frame = frame.f_back
     return None
 
 
 def _in_application_loader() -> bool:
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        path = frame.f_code.co_filename.replace(os.sep, "/")
-        if path.endswith(("/django/core/wsgi.py", "/django/core/asgi.py")):
-            return True
-        frame = frame.f_back
-    return False
+    """True when ``get_wsgi_application()`` / ``get_asgi_application()`` is on the stack."""
+    return any(
+        serving.frame_path(frame).endswith(("/django/core/wsgi.py", "/django/core/asgi.py"))
+        for frame in serving.stack()
+    )

@@ -2,10 +2,16 @@
 
 - ``LEADER_ELECTION``: a dict of ``for_root`` options (``lease_name``, ``namespace``,
   ``renewal_interval`` in milliseconds, ...), validated as ``for_root`` validates them.
-- ``LEADER_ELECTION_AUTOSTART`` (default ``True``): start where the process serves (see
-  ``apps.py``); ``False``: never by itself — call ``get_election().start()``.
+- ``LEADER_ELECTION_AUTOSTART`` (default: unset): unset, start where the process serves (see
+  ``apps.py``) except under pytest; ``True``: there, under pytest too; ``False``: never by
+  itself — call ``get_election().start()``.
 - ``LEADER_ELECTION_COMMANDS`` (default ``[]``): management commands that start it too,
-  besides ``runserver`` (a long-running custom command, ``runserver_plus``).
+  besides ``runserver`` (a long-running custom command, ``runserver_plus``); a list, or one
+  comma-separated string.
+
+Both are read as the Flask integration reads its keys (``serving.parse_flag`` /
+``parse_names``): a boolean setting takes ``True``/``False`` or ``"true"``/``"false"`` (and
+the other words ``LeaderElectionOptions`` accepts), as the ``LEADER_ELECTION`` options do.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
+from leader_election import serving
 from leader_election.errors import ConfigurationError
 from leader_election.module import LeaderElectionModule
 from leader_election.options import LeaderElectionOptions
@@ -55,24 +62,15 @@ def get_election() -> LeaderElectionModule:
         return _election
 
 
-def autostart() -> bool:
-    value = getattr(settings, "LEADER_ELECTION_AUTOSTART", True)
-    if not isinstance(value, bool):
-        raise ConfigurationError(
-            f"settings.LEADER_ELECTION_AUTOSTART={value!r}: must be True or False",
-            option="LEADER_ELECTION_AUTOSTART",
-            value=value,
-        )
-    return value
+def autostart() -> bool | None:
+    """``settings.LEADER_ELECTION_AUTOSTART``: None when not set (the default rules apply)."""
+    value = getattr(settings, serving.AUTOSTART, None)
+    return serving.parse_autostart(value, where=f"settings.{serving.AUTOSTART}")
 
 
 def commands() -> frozenset[str]:
-    value = getattr(settings, "LEADER_ELECTION_COMMANDS", ())
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise ConfigurationError(
-            f"settings.LEADER_ELECTION_COMMANDS={value!r}: must be a list of management "
-            "command names, e.g. ['runserver_plus']",
-            option="LEADER_ELECTION_COMMANDS",
-            value=value,
-        )
-    return frozenset(value)
+    """``settings.LEADER_ELECTION_COMMANDS``: management commands that start the election."""
+    value = getattr(settings, serving.COMMANDS, None)
+    return serving.parse_names(
+        serving.COMMANDS, value, what="management command", where=f"settings.{serving.COMMANDS}"
+    )

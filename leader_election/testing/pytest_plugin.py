@@ -10,16 +10,21 @@ Installed with the package, so any project that depends on ``leader_election`` g
     A function taking ``LeaseAPIServer`` keyword arguments (``tls=True``, ``rbac=...``,
     ``bookmark_interval=0.5``, ...) and returning a started server; every server it made is
     stopped after the test.
+
+pytest loads this module at start-up in every project that installs the package, so it imports
+nothing heavy: the server (and with it the ``kubernetes`` client) is imported by the fixtures,
+when a test first uses one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from leader_election.testing.server import LeaseAPIServer
+if TYPE_CHECKING:
+    from leader_election.testing.server import LeaseAPIServer
 
 __all__ = ["lease_api_server", "lease_api_server_factory"]
 
@@ -27,6 +32,8 @@ __all__ = ["lease_api_server", "lease_api_server_factory"]
 @pytest.fixture
 def lease_api_server() -> Iterator[LeaseAPIServer]:
     """A started embedded Lease API server, stopped (threads joined) after the test."""
+    from leader_election.testing.server import LeaseAPIServer  # noqa: PLC0415 - see above
+
     server = LeaseAPIServer().start()
     try:
         yield server
@@ -37,6 +44,8 @@ def lease_api_server() -> Iterator[LeaseAPIServer]:
 @pytest.fixture
 def lease_api_server_factory() -> Iterator[Callable[..., LeaseAPIServer]]:
     """Start servers with custom options: ``lease_api_server_factory(tls=True)``."""
+    from leader_election.testing.server import LeaseAPIServer  # noqa: PLC0415 - see above
+
     servers: list[LeaseAPIServer] = []
 
     def start(**options: Any) -> LeaseAPIServer:

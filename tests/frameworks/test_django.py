@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,13 +141,67 @@ def test_bad_settings_name_the_setting_the_option_and_the_rule(
 def test_bad_integration_settings_are_refused() -> None:
     from leader_election.django.conf import autostart, commands
 
-    with override_settings(LEADER_ELECTION_AUTOSTART="yes"), pytest.raises(ConfigurationError):
+    with override_settings(LEADER_ELECTION_AUTOSTART="maybe"), pytest.raises(ConfigurationError):
         autostart()
     with (
-        override_settings(LEADER_ELECTION_COMMANDS="rqworker"),
+        override_settings(LEADER_ELECTION_COMMANDS=["rqworker", 3]),
         pytest.raises(ConfigurationError, match=r"must be a list"),
     ):
         commands()
+
+
+# The same settings take the same values in Flask's app.config and in Django's settings.
+SETTING_VALUES: list[tuple[str, object, object]] = [
+    ("LEADER_ELECTION_AUTOSTART", None, None),  # unset: the default rules
+    ("LEADER_ELECTION_AUTOSTART", True, True),
+    ("LEADER_ELECTION_AUTOSTART", False, False),
+    ("LEADER_ELECTION_AUTOSTART", "true", True),
+    ("LEADER_ELECTION_AUTOSTART", "FALSE", False),
+    ("LEADER_ELECTION_AUTOSTART", "yes", True),
+    ("LEADER_ELECTION_AUTOSTART", "off", False),
+    ("LEADER_ELECTION_AUTOSTART", "0", False),
+    ("LEADER_ELECTION_AUTOSTART", "", False),
+    ("LEADER_ELECTION_AUTOSTART", "maybe", ConfigurationError),
+    ("LEADER_ELECTION_AUTOSTART", 1, ConfigurationError),
+    ("LEADER_ELECTION_AUTOSTART", [], ConfigurationError),
+    ("LEADER_ELECTION_COMMANDS", None, frozenset()),
+    ("LEADER_ELECTION_COMMANDS", [], frozenset()),
+    ("LEADER_ELECTION_COMMANDS", ["rqworker"], frozenset({"rqworker"})),
+    ("LEADER_ELECTION_COMMANDS", ("a", "b"), frozenset({"a", "b"})),
+    ("LEADER_ELECTION_COMMANDS", "rqworker", frozenset({"rqworker"})),
+    ("LEADER_ELECTION_COMMANDS", "a, b,", frozenset({"a", "b"})),
+    ("LEADER_ELECTION_COMMANDS", ["a", 3], ConfigurationError),
+    ("LEADER_ELECTION_COMMANDS", 42, ConfigurationError),
+    ("LEADER_ELECTION_COMMANDS", {"a": 1}, ConfigurationError),
+]
+
+
+@pytest.mark.parametrize(("setting", "value", "expected"), SETTING_VALUES)
+def test_flask_and_django_read_a_setting_alike(
+    setting: str, value: object, expected: object
+) -> None:
+    from leader_election import flask as flask_integration
+    from leader_election.django import conf
+
+    flask_read = {
+        "LEADER_ELECTION_AUTOSTART": flask_integration._autostart,
+        "LEADER_ELECTION_COMMANDS": flask_integration._commands,
+    }[setting]
+    django_read = {
+        "LEADER_ELECTION_AUTOSTART": conf.autostart,
+        "LEADER_ELECTION_COMMANDS": conf.commands,
+    }[setting]
+    config = {} if value is None else {setting: value}
+    with override_settings(**{setting: value}):
+        if expected is ConfigurationError:
+            shown = re.escape(f"={value!r}: must be")
+            with pytest.raises(ConfigurationError, match=rf"app\.config\['{setting}'\]{shown}"):
+                flask_read(config)
+            with pytest.raises(ConfigurationError, match=rf"settings\.{setting}{shown}"):
+                django_read()
+        else:
+            assert flask_read(config) == expected
+            assert django_read() == expected
 
 
 def test_the_health_view(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,6 +39,9 @@ def elections() -> Iterator[list[LeaderElectionModule]]:
 
 
 def make_app(**config: Any) -> Flask:
+    # Under pytest an election starts only when asked explicitly (LEADER_ELECTION_AUTOSTART):
+    # these tests judge every other rule of where it starts, so they ask.
+    config.setdefault("LEADER_ELECTION_AUTOSTART", True)
     app = Flask("test_app")
     app.config.update(LEADER_ELECTION_HANDLE_SIGNALS=False, **config)
     return app

@@ -83,54 +83,59 @@ def test_a_forked_child_competes_as_a_new_candidate_and_the_parent_keeps_leading
     server: LeaseAPIServer, election: LeaderElectionModule
 ) -> None:
     lost: list[LeaderLostEvent] = []
-    leader_lost.connect(lambda _s, event: lost.append(event), sender=election, weak=False)
-    election.start()
-    assert election.wait_for_leadership(10)
-    parent = election.identity
-    renewed_before = server.get_object("leases", "default", LEASE)["spec"]["renewTime"]
 
-    def child() -> dict[str, Any]:
-        samples = [election.is_leader]  # the very first look, before anything ran
-        thread_names = [t.name for t in threading.enumerate()]
-        # Receivers tracking leadership in memory hear that the parent's term is not theirs.
-        wait_for(lambda: lost, 5, what="leader.lost in the child")
-        wait_for(lambda: election.leader_identity == parent, 5, what="the child to follow")
-        # Sample through more than a lease duration: never leader while the parent renews.
-        until = time.monotonic() + 1.5
-        while time.monotonic() < until:
-            samples.append(election.is_leader)
-            time.sleep(0.002)
-        report = {
-            "identity": election.identity,
-            "state": election.state.value,
-            "ever_leader": any(samples),
-            "token": election.fencing_token,
-            "threads": thread_names,
-            "lost": [[e.identity, e.reason.value] for e in lost],
-            "healthy": election.healthy(),
-        }
-        election.stop()
-        return report
+    def record(_sender: Any, event: LeaderLostEvent) -> None:
+        lost.append(event)
 
-    result = fork_child(os.fork, child)
-    assert result["identity"] != parent
-    assert result["ever_leader"] is False
-    assert result["token"] is None
-    assert result["state"] == "following"
-    assert result["healthy"] is True
-    assert result["lost"] == [[parent, LostReason.STOPPED.value]]
-    assert f"leader-election[default/{LEASE}]" in result["threads"]
-    # The parent was never disturbed: it leads, got no leader.lost, and kept renewing.
-    assert election.is_leader
-    assert lost == []
-    assert holder(server) == parent
-    wait_for(
-        lambda: (
-            server.get_object("leases", "default", LEASE)["spec"]["renewTime"] != renewed_before
-        ),
-        5,
-        what="the parent to keep renewing",
-    )
+    # connected_to disconnects it entirely at the end, whatever the test does.
+    with leader_lost.connected_to(record, sender=election):
+        election.start()
+        assert election.wait_for_leadership(10)
+        parent = election.identity
+        renewed_before = server.get_object("leases", "default", LEASE)["spec"]["renewTime"]
+
+        def child() -> dict[str, Any]:
+            samples = [election.is_leader]  # the very first look, before anything ran
+            thread_names = [t.name for t in threading.enumerate()]
+            # Receivers tracking leadership in memory hear that the parent's term is not theirs.
+            wait_for(lambda: lost, 5, what="leader.lost in the child")
+            wait_for(lambda: election.leader_identity == parent, 5, what="the child to follow")
+            # Sample through more than a lease duration: never leader while the parent renews.
+            until = time.monotonic() + 1.5
+            while time.monotonic() < until:
+                samples.append(election.is_leader)
+                time.sleep(0.002)
+            report = {
+                "identity": election.identity,
+                "state": election.state.value,
+                "ever_leader": any(samples),
+                "token": election.fencing_token,
+                "threads": thread_names,
+                "lost": [[e.identity, e.reason.value] for e in lost],
+                "healthy": election.healthy(),
+            }
+            election.stop()
+            return report
+
+        result = fork_child(os.fork, child)
+        assert result["identity"] != parent
+        assert result["ever_leader"] is False
+        assert result["token"] is None
+        assert result["state"] == "following"
+        assert result["healthy"] is True
+        assert result["lost"] == [[parent, LostReason.STOPPED.value]]
+        assert f"leader-election[default/{LEASE}]" in result["threads"]
+        # The parent was never disturbed: it leads, got no leader.lost, and kept renewing.
+        assert election.is_leader
+        assert lost == []
+        assert holder(server) == parent
+        wait_for(
+            lambda: (
+                server.get_object("leases", "default", LEASE)["spec"]["renewTime"] != renewed_before
+            ),
+            5,
+            what="the parent to keep renewing",
+        )
 
 
 def test_a_copy_that_no_hook_restarted_never_believes_it_leads(

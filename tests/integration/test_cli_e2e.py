@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from cli.process import Cli, cli_env, run_cli
+from cli.process import Cli, alive, cli_env, group_members, run_cli
 
 from leader_election import LeaderElectionModule
 from leader_election.lock import LeaseLock
@@ -218,3 +220,85 @@ def test_run_without_rbac_update_fails_naming_the_verb(
     assert "lack the RBAC verb 'update'" in result.errors
     assert "rbac/" in result.errors
     assert "ran" not in result.output
+
+
+# CMD for the two tests below: prints its pid (its process group's id), starts a grandchild
+# that ignores SIGTERM, then sleeps. With `slow_exit`, it answers SIGTERM by exiting 0.5 s later.
+FAMILY = """\
+import os, signal, subprocess, sys, time
+slow_exit = sys.argv[1] == "slow_exit"
+if slow_exit:
+    signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.5), sys.exit(0)))
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"])
+print("family", os.getpid(), child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def start_family(server: LeaseAPIServer, tmp_path: Path, mode: str) -> tuple[Cli, int, int]:
+    """`run` of FAMILY with a 4 s Lease; the run process, CMD's pid and the grandchild's."""
+    args = ["run", "--lease", "job", "--renewal-interval", "2000", "--", PY, "-c", FAMILY, mode]
+    run = Cli(args, env_for(server, tmp_path))
+    line = run.wait_for_line("family", stream="stdout").split()
+    return run, int(line[1]), int(line[2])
+
+
+def test_killing_run_kills_the_command_and_its_group_before_the_lease_expires(
+    lease_api_server: LeaseAPIServer, tmp_path: Path
+) -> None:
+    run, command, grandchild = start_family(lease_api_server, tmp_path, "plain")
+    try:
+        holder = holder_of(lease_api_server)
+        assert holder and alive(command) and alive(grandchild)
+        assert len(group_members(command)) >= 2  # CMD and the grandchild (and the watchdog)
+        killed = time.monotonic()
+        run.proc.kill()  # no chance to clean up: SIGKILL
+        # The Lease lasts 4 s after its last renewal; the group must be gone in half of it.
+        wait_for(
+            lambda: not group_members(command),
+            timeout=2.0,
+            what="CMD's process group to vanish after SIGKILL of run",
+        )
+        assert not alive(command) and not alive(grandchild)
+        assert time.monotonic() - killed < 2.0
+        assert holder_of(lease_api_server) == holder  # not released: nobody could
+    finally:
+        run.kill()
+
+
+def test_run_releases_the_lease_only_after_the_command_and_its_group_are_gone(
+    lease_api_server: LeaseAPIServer, tmp_path: Path
+) -> None:
+    run, command, grandchild = start_family(lease_api_server, tmp_path, "slow_exit")
+    # (monotonic time, processes of CMD's group seen running, holderIdentity) in a tight loop:
+    # a process seen running after the holder was seen cleared ran after the release.
+    seen: list[tuple[float, list[int], str | None]] = []
+    stop = threading.Event()
+
+    def observe() -> None:
+        while not stop.is_set():
+            members = group_members(command)
+            seen.append((time.monotonic(), members, holder_of(lease_api_server)))
+            stop.wait(0.002)
+
+    observer = threading.Thread(target=observe, name="test-observer")
+    observer.start()
+    try:
+        wait_for(lambda: seen and seen[-1][2], what="the observer to see run hold the Lease")
+        run.proc.send_signal(signal.SIGTERM)  # CMD exits 0.5 s later; the grandchild ignores it
+        assert run.finish() == 0, run.errors
+        wait_for(lambda: seen[-1][2] == "", what="the observer to see the release")
+    finally:
+        stop.set()
+        observer.join(5)
+        run.kill()
+    assert any(grandchild in members for _, members, _ in seen), "the grandchild never ran"
+    released_seen = next(t for t, _, holder in seen if holder == "")
+    running_after = [(t, m) for t, m, _ in seen if t > released_seen and m]
+    assert not running_after, f"processes of CMD's group ran after the release: {running_after}"
+    # Sharper, from the server's own log: nothing of the group was seen at or after the moment
+    # the release request arrived.
+    release = lease_api_server.requests.entries(verb="update", name="job")[-1]
+    assert not [t for t, m, _ in seen if t >= release.monotonic and m]
+    assert not alive(command) and not alive(grandchild)

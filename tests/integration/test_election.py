@@ -120,7 +120,14 @@ def test_the_leader_renews_without_reading_and_followers_only_watch(
     wait_for(lambda: leader.is_leader, what="leader to lead")
     follower.start()
     wait_for(lambda: follower.leader_identity == "leader", what="follower to observe")
-    time.sleep(0.3)  # let the follower's watch settle before we count
+
+    def only_watching() -> bool:
+        # The follower's watch is open and nothing else of it is in flight: a request that
+        # finished before clear() is not counted, one still running would be.
+        in_flight = server.requests.in_flight(user="follower")
+        return bool(in_flight) and all(e.verb == "watch" for e in in_flight)
+
+    wait_for(only_watching, what="the follower to only watch (its watch open, no other request)")
     server.requests.clear()
     window_start = time.monotonic()
     wait_for(lambda: time.monotonic() - window_start >= 2.0, 5, what="a 2 s window")
