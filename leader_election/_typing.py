@@ -45,4 +45,5 @@ class LeaderElectionOptionsDict(TypedDict, total=False):
     handle_signals: Flag
     kubeconfig: str | os.PathLike[str] | None
     api_client: Any
+    drain_timeout: Duration
     clock: Clock

@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from leader_election import process
 from leader_election.connection import Connection, resolve_connection
@@ -33,6 +33,11 @@ from leader_election.process import ProcessHooks
 from leader_election.runtime import Lifecycle, Runtime, job_label
 from leader_election.state import Failure, LostReason, Op, State
 from leader_election.work import JobFunction
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from leader_election._typing import LeaderElectionOptionsDict
 
 __all__ = ["ElectionObserver", "LeaderElectionModule"]
 
@@ -97,7 +102,7 @@ class LeaderElectionModule:
         cls,
         options: LeaderElectionOptions | Mapping[str, Any] | None = None,
         /,
-        **kwargs: Any,
+        **kwargs: Unpack[LeaderElectionOptionsDict],
     ) -> LeaderElectionModule:
         """Configure a module now; invalid options raise ``ConfigurationError`` here.
 
@@ -105,12 +110,13 @@ class LeaderElectionModule:
         milliseconds, ...; see ``LeaderElectionOptions``), or a ``LeaderElectionOptions`` / a
         dict as the one positional argument, which keyword arguments then override.
         """
+        values: Mapping[str, Any] = kwargs  # typed for callers; validated by the options
         if isinstance(options, LeaderElectionOptions):
-            resolved = dataclasses.replace(options, **kwargs) if kwargs else options
+            resolved = dataclasses.replace(options, **values) if values else options
         elif isinstance(options, Mapping):
-            resolved = LeaderElectionOptions.from_mapping({**options, **kwargs}, source="for_root")
+            resolved = LeaderElectionOptions.from_mapping({**options, **values}, source="for_root")
         elif options is None:
-            resolved = LeaderElectionOptions.from_mapping(kwargs, source="for_root")
+            resolved = LeaderElectionOptions.from_mapping(values, source="for_root")
         else:
             raise ConfigurationError(
                 f"for_root({options!r}): expected keyword options, a dict or LeaderElectionOptions",

@@ -125,7 +125,7 @@ class _Supervisor:
         self.term: int | None = None
         self.child: subprocess.Popen[bytes] | None = None
         self.kill_at: float | None = None
-        renewal = options.renewal_interval.total_seconds()
+        renewal = options.timing.renewal_interval
         self.tick = min(_MAX_TICK, renewal / 4)
 
     # -- wake-up sources -------------------------------------------------------------------
@@ -394,9 +394,7 @@ def supervise(
             "supervise() handles signals and waiting itself: pass options with "
             "handle_signals=False and await_leadership=False"
         )
-    assert options.lease_duration is not None
-    assert options.renew_deadline is not None
-    margin = (options.lease_duration - options.renew_deadline).total_seconds()
+    margin = options.timing.takeover_margin
     if grace_period is None:
         grace_period = margin
     elif grace_period > margin:
