@@ -145,7 +145,9 @@ def on_event(name: str, *, sender: Any = blinker.ANY) -> Callable[[F], F]:
         signal.connect(receiver, sender=sender, weak=False)
 
         def disconnect() -> None:
-            signal.disconnect(receiver, sender=sender)
+            # Without sender=: blinker keeps a strongly held receiver in Signal.receivers after
+            # a per-sender disconnect, and this closure is connected for one sender only.
+            signal.disconnect(receiver)
 
         # Builtins and slotted callables cannot take attributes; they just lack the shortcut.
         with contextlib.suppress(AttributeError):
