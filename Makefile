@@ -36,7 +36,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict leader_election chaos benchmarks
+	$(BIN)/mypy --strict leader_election harness chaos benchmarks
 
 format: venv
 	$(BIN)/ruff format .

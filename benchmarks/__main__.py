@@ -29,9 +29,9 @@ from benchmarks.bench import (
     run_rounds,
     run_steady,
 )
-from benchmarks.fleet import REPO_ROOT, Impl
 from benchmarks.report import build_rows, build_targets, render_markdown, render_text, timeline
-from chaos.checker import ProcessRecord, Verdict
+from harness.checker import ProcessRecord, Verdict
+from harness.fleet import REPO_ROOT, Impl
 
 
 def log(message: str) -> None:

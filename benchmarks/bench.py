@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fleet import REPO_ROOT, Candidate, Fleet, Impl, Timing, candidate_command
-from chaos.checker import ProcessRecord, Verdict, check
+from harness.checker import ProcessRecord, Verdict, check
+from harness.fleet import REPO_ROOT, Candidate, Fleet, Impl, Timing, candidate_command
 
 __all__ = [
     "IMPLS",

@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.bench import IMPLS, Round, Settings, SteadyResult
-from benchmarks.fleet import Impl
-from chaos.checker import Verdict
+from harness.checker import Verdict
+from harness.fleet import Impl
 
 __all__ = ["Row", "Target", "machine", "percentile", "render_markdown", "render_text", "timeline"]
 

@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fleet import Candidate, Fleet, Impl, Timing, candidate_command
-from chaos.checker import ProcessRecord, Verdict, check, read_action_logs
+from harness.checker import ProcessRecord, Verdict, check, read_action_logs
+from harness.fleet import Candidate, Fleet, Impl, Timing, candidate_command
 
 __all__ = ["PROFILES", "Profile", "RunResult", "run"]
 

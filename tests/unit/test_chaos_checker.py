@@ -1,11 +1,11 @@
-"""chaos/checker.py on synthetic logs: each invariant caught, and clean runs left alone."""
+"""harness/checker.py on synthetic logs: each invariant caught, and clean runs left alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from chaos.checker import (
+from harness.checker import (
     ProcessRecord,
     Sample,
     check,
