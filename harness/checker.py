@@ -26,6 +26,9 @@ Invariants:
 4. **Clean exits**: a process the driver stopped with SIGTERM exits with status 0 after an
    ``exit`` event; no process ends on its own with a failure.
 5. **No thread left behind**: the ``exit`` event lists no thread still alive after ``stop()``.
+   A ``run_while_leader`` thread (``...-job-...``) left behind is judged with the work
+   (invariant 6, only with ``drain``): today ``stop()`` joins only the latest run of a job,
+   so a run still stopping when the same process was elected again is left running.
 6. **Never two candidates working at once.** The *work log* of each process (``harness.work``:
    lines ``monotonic-time identity token run``) spans each run of its ``run_while_leader``
    job from its start to its return, the time it needed to stop included. A *work term* is
@@ -182,6 +185,10 @@ class Verdict:
     work_overlaps: list[WorkOverlap] = field(default_factory=list)
     work_min_gap: float | None = None
     work_token_violations: list[str] = field(default_factory=list)
+    job_thread_violations: list[str] = field(default_factory=list)
+    """``run_while_leader`` threads still alive after ``stop()``: judged with ``drain``."""
+    released: int = 0
+    """Lost events with reason ``released``: graceful handovers."""
     drain: bool = False
     """Graceful work overlaps are violations (the library drains before it releases)."""
 
@@ -203,6 +210,7 @@ class Verdict:
         return (
             [o.describe() for o in self.overlaps]
             + ([o.describe() for o in self.graceful_work_overlaps] if self.drain else [])
+            + (self.job_thread_violations if self.drain else [])
             + self.token_violations
             + self.work_token_violations
             + self.event_violations
@@ -230,6 +238,8 @@ class Verdict:
             work_gap = "n/a" if self.work_min_gap is None else f"{self.work_min_gap * 1000:.1f} ms"
             graceful = self.graceful_work_overlaps
             lines += [
+                f"jobs alive after stop(): {len(self.job_thread_violations)}"
+                + ("" if self.drain else " (reported, not judged: the library does not drain)"),
                 f"work: {len(self.work_terms)} job runs, {self.work_samples} samples; smallest "
                 f"gap between runs: {work_gap}; fencing-token violations: "
                 f"{len(self.work_token_violations)}",
@@ -245,6 +255,7 @@ class Verdict:
             ]
             if not self.drain:
                 lines += [f"  graceful: {o.describe()}" for o in graceful[:5]]
+                lines += [f"  job left running: {v}" for v in self.job_thread_violations[:5]]
             lines += [f"  involuntary: {o.describe()}" for o in self.involuntary_work_overlaps[:5]]
         for violation in self.violations[:20]:
             lines.append(f"  VIOLATION {violation}")
@@ -454,9 +465,15 @@ def _check_exit(record: ProcessRecord, verdict: Verdict) -> None:
         reason = exit_event.get("reason", "") if exit_event else ""
         verdict.notes.append(f"{who}: ended on its own" + (f": {reason}" if reason else ""))
     if exit_event is not None:
-        threads = exit_event.get("threads") or []
-        if threads:
-            verdict.thread_violations.append(f"{who}: threads alive after stop(): {threads}")
+        threads = [str(name) for name in exit_event.get("threads") or []]
+        # run_while_leader threads (``...-job-<name>``) still alive are jobs stop() did not
+        # wait for: judged with the work (drain), the library's own threads always.
+        jobs = [name for name in threads if "-job-" in name]
+        others = [name for name in threads if name not in jobs]
+        if others:
+            verdict.thread_violations.append(f"{who}: threads alive after stop(): {others}")
+        if jobs:
+            verdict.job_thread_violations.append(f"{who}: jobs alive after stop(): {jobs}")
 
 
 def check(
@@ -479,6 +496,7 @@ def check(
         for e in p.events:
             if e.get("event") == "lost":
                 ends[(p.identity, e.get("token"))].append(float(e["t"]))
+                verdict.released += e.get("reason") == "released"
     verdict.terms = terms_from_samples(samples, ends)
     verdict.overlaps, verdict.min_gap = find_overlaps(verdict.terms)
 

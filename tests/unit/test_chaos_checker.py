@@ -349,3 +349,14 @@ def test_work_lines_carry_their_run() -> None:
     parsed, problems = parse_action_log(["1.000000 a 3 1\n", "1.002000 a - 2\n", "1 a 3 x\n"])
     assert [(s.token, s.run) for s in parsed] == [(3, 1), (None, 2)]
     assert problems == []  # the malformed line is the last one: a torn write
+
+
+def test_a_job_left_running_after_stop_is_judged_with_drain() -> None:
+    # The same process re-elected while its last run still stops: stop() joins only the
+    # latest run today, and the earlier one is still alive at exit.
+    leaky = process("a", ("exit", 1, 0), threads=["leader-election[default/x]-job-work"])
+    verdict = check([], [leaky])
+    assert verdict.thread_violations == []
+    assert len(verdict.job_thread_violations) == 1
+    assert verdict.ok, verdict.summary()
+    assert not check([], [leaky], drain=True).ok
