@@ -62,7 +62,7 @@ bench: venv
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # The long chaos run: at least 500 leadership transitions and 200 graceful handovers under
-# faults (about 15 minutes), every candidate running the leader-only work job.
+# faults (about 20 minutes), every candidate running the leader-only work job.
 # CHAOS_SEED=N replays a run; CHAOS_ARGS="--impl official" runs the official client instead;
 # CHAOS_ARGS="--faults all" (or a list such as --faults rolling,edit-follower) chooses kinds.
 chaos: venv
