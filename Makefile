@@ -16,7 +16,8 @@ help:
 	@echo "make test    lint (ruff, mypy --strict) and the whole test suite"
 	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection"
 	@echo "make bench-server  the embedded Lease API server alone: updates/s and watchers"
-	@echo "make chaos   the long chaos run (never two leaders; the short one runs in make test)"
+	@echo "make chaos   the long chaos run (never two leaders, never overlapping work; the short"
+	@echo "             one runs in make test); CHAOS_ARGS=\"--faults all\" adds the kinds that fail today"
 	@echo "make docs    build the documentation site with warnings as errors"
 	@echo "make dist    build sdist + wheel, twine check, install the wheel in a clean venv"
 	@echo "make dist-extras   the same, plus a clean venv per extra (slower; not run by CI)"
@@ -36,7 +37,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict leader_election chaos benchmarks
+	$(BIN)/mypy --strict leader_election harness chaos benchmarks
 
 format: venv
 	$(BIN)/ruff format .
@@ -60,8 +61,10 @@ bench: venv
 	-@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
-# The long chaos run: at least 500 leadership transitions under faults (about 15 minutes).
-# CHAOS_SEED=N replays a run; CHAOS_ARGS="--impl official" runs the official client instead.
+# The long chaos run: at least 500 leadership transitions and 200 graceful handovers under
+# faults (about 20 minutes), every candidate running the leader-only work job.
+# CHAOS_SEED=N replays a run; CHAOS_ARGS="--impl official" runs the official client instead;
+# CHAOS_ARGS="--faults all" (or a list such as --faults rolling,edit-follower) chooses kinds.
 chaos: venv
 	$(PY) -m chaos --profile long $(CHAOS_ARGS)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.bench import (
     IMPLS,
+    ROUND_KINDS,
     Round,
     Settings,
     SteadyResult,
@@ -29,9 +30,9 @@ from benchmarks.bench import (
     run_rounds,
     run_steady,
 )
-from benchmarks.fleet import REPO_ROOT, Impl
 from benchmarks.report import build_rows, build_targets, render_markdown, render_text, timeline
-from chaos.checker import ProcessRecord, Verdict
+from harness.checker import ProcessRecord, Verdict
+from harness.fleet import REPO_ROOT, Impl
 
 
 def log(message: str) -> None:
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         imports = measure_imports(settings.import_runs)
         with LeaseAPIServer() as server:
             for impl in IMPLS:
-                for kind in ("kill", "term"):
+                for kind in ROUND_KINDS:
                     log(f"bench: {impl}, {settings.rounds} {kind} rounds")
                     got, recs = run_rounds(
                         server, settings, impl, kind, workdir=workdir, rng=rng, log=log
@@ -120,11 +121,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         png=png.name if drawn else None,
         command=command,
         raw={
-            f"{impl}, {'crash failover' if kind == 'kill' else 'graceful handover'}": [
-                r.seconds * 1000 for r in rounds.get((impl, kind), []) if r.seconds is not None
-            ]
-            for kind in ("kill", "term")
-            for impl in IMPLS
+            **{
+                f"{impl}, {'crash failover' if kind == 'kill' else 'graceful handover'}": [
+                    r.seconds * 1000 for r in rounds.get((impl, kind), []) if r.seconds is not None
+                ]
+                for kind in ("kill", "term")
+                for impl in IMPLS
+            },
+            **{
+                f"{impl}, old job's return to new job's start (negative: overlap)": [
+                    r.job_handover * 1000
+                    for r in rounds.get((impl, "work"), [])
+                    if r.job_handover is not None
+                ]
+                for impl in IMPLS
+            },
         },
     )
     output.write_text(markdown, encoding="utf-8")
@@ -159,7 +170,25 @@ def _findings(
             f"{impl}, graceful stop (SIGTERM) of the leader: the old leader ended with "
             f"{described or 'n/a'}; it released the Lease in {released} of {len(term)} rounds."
         )
+    stop_ms = settings.work_stop * 1000
+    for impl in IMPLS:
+        work = [r for r in rounds.get((impl, "work"), []) if r.job_handover is not None]
+        overlapping = [r for r in work if (r.job_handover or 0) < 0]
+        out.append(
+            f"{impl}, graceful handover of a job that needs {stop_ms:.0f} ms to stop: in "
+            f"{len(overlapping)} of {len(work)} handovers the new leader's job started before "
+            "the old one returned."
+        )
     out += [
+        "Graceful handover of work: today our leader releases the Lease first and sets the "
+        "jobs' stop events with it, so a follower's job starts a few milliseconds after the "
+        f"release while the old job still needs its {stop_ms:.0f} ms: the overlap per handover "
+        "is about the job's stop time. Drain-then-release (the old leader renews while its "
+        "jobs return, then releases) turns that overlap into a gap of about one release "
+        "and one watch event. The official client cannot release at all: SIGTERM ends the "
+        "process at once, so its job is cut off mid-work (its stop path never runs) and the "
+        "next job starts only once the lease has expired — no overlap, but a work gap of "
+        "about a lease duration.",
         "The official client has no stop path: SIGTERM keeps Python's default disposition, the "
         "process dies without writing the Lease, and the next leader waits for the lease to "
         "expire — its graceful handover is a crash failover. Ours releases on SIGTERM (as "

@@ -6,6 +6,10 @@ Phases (each implementation gets the same treatment in the same run):
    renewal cycle; time from the kill to the ``elected`` event of the next leader. The killed
    candidate is replaced by a new process before the next round.
 2. *Graceful handover*: the same with SIGTERM.
+2b. *Graceful handover of work*: the same with SIGTERM, every candidate running a leader-only
+   job (``harness.work``) that needs ``Settings.work_stop`` seconds (200 ms) to return after
+   its stop event; from the work logs, the time from the old job's return to the new job's
+   start, and so the *work gap* (no job running) or *overlap* (two jobs running) per handover.
 3. *Steady state*: for each fleet size, both fleets start (imports paid first, then a start
    gate); "settled" is when one candidate leads and every other one has reported that leader
    (its ``changed`` event); requests from the gate until then are the cost of settling. Then,
@@ -30,11 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fleet import REPO_ROOT, Candidate, Fleet, Impl, Timing, candidate_command
-from chaos.checker import ProcessRecord, Verdict, check
+from harness.checker import ProcessRecord, Verdict, check, read_action_logs
+from harness.fleet import REPO_ROOT, Candidate, Fleet, Impl, Timing, candidate_command
 
 __all__ = [
     "IMPLS",
+    "ROUND_KINDS",
     "Round",
     "Settings",
     "SteadyResult",
@@ -44,6 +49,8 @@ __all__ = [
 ]
 
 IMPLS: tuple[Impl, ...] = ("ours", "official")
+ROUND_KINDS = ("kill", "term", "work")
+"""Crash failover, graceful handover, graceful handover of a leader-only job."""
 # client-go's proportions (15 s / 10 s / 2 s) scaled down to what the official client accepts.
 DEFAULT_TIMING = Timing(lease_duration=3000, renew_deadline=2000, renewal_interval=1000)
 NAMESPACE = "default"
@@ -62,6 +69,8 @@ class Settings:
     import_runs: int = 7
     seed: int = 0
     quick: bool = False
+    work_stop: float = 0.2
+    """Seconds the work job of the ``work`` rounds needs to return after its stop event."""
 
     @classmethod
     def quick_settings(cls, seed: int) -> Settings:
@@ -81,8 +90,10 @@ class _Slots:
         lease: str,
         timing: Timing,
         prefix: str,
+        work_stop: float | None = None,
     ) -> None:
         self.server = server
+        self.work_stop = work_stop
         self.fleet = fleet
         self.impl = impl
         self.lease = lease
@@ -99,6 +110,9 @@ class _Slots:
         if user not in self.kubeconfigs:
             path = self.fleet.workdir / f"{user}.kubeconfig"
             self.kubeconfigs[user] = self.server.write_kubeconfig(path, user=user)
+        work_log = None
+        if self.work_stop is not None:
+            work_log = str(self.fleet.workdir / f"work-{identity}.log")
         argv = candidate_command(
             self.impl,
             kubeconfig=self.kubeconfigs[user],
@@ -106,8 +120,10 @@ class _Slots:
             identity=identity,
             timing=self.timing,
             start_file=start_file,
+            work_log=work_log,
+            work_stop=(self.work_stop or 0.0, self.work_stop or 0.0),
         )
-        candidate = self.fleet.spawn(user, identity, self.impl, argv)
+        candidate = self.fleet.spawn(user, identity, self.impl, argv, work_log=work_log)
         self.slots[slot] = candidate
         return candidate
 
@@ -181,10 +197,21 @@ class Round:
     """(arrival, duration, user, verb, code) around the round, for the timeline."""
     lanes: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     """identity -> [(event, t)] around the round, for the timeline."""
+    old_job_return: float | None = None
+    """``work`` rounds: the old leader's last work sample (its job's return, or its death)."""
+    new_job_start: float | None = None
+    """``work`` rounds: the new leader's first work sample."""
 
     @property
     def seconds(self) -> float | None:
         return None if self.t_elected is None else self.t_elected - self.t_signal
+
+    @property
+    def job_handover(self) -> float | None:
+        """Seconds from the old job's return to the new job's start; negative: overlap."""
+        if self.old_job_return is None or self.new_job_start is None:
+            return None
+        return self.new_job_start - self.old_job_return
 
 
 def run_rounds(
@@ -197,7 +224,8 @@ def run_rounds(
     rng: random.Random,
     log: Callable[[str], None],
 ) -> tuple[list[Round], list[ProcessRecord]]:
-    """``settings.rounds`` rounds of SIGKILL (``kind="kill"``) or SIGTERM (``"term"``)."""
+    """``settings.rounds`` rounds of SIGKILL (``kind="kill"``), SIGTERM (``"term"``) or
+    SIGTERM with a leader-only job that takes ``settings.work_stop`` s to stop (``"work"``)."""
     timing = settings.timing
     ld, rd, ri = timing.seconds()
     signum = signal.SIGKILL if kind == "kill" else signal.SIGTERM
@@ -205,7 +233,13 @@ def run_rounds(
     rounds: list[Round] = []
     with Fleet(workdir / lease, grace=rd + 10.0) as fleet:
         slots = _Slots(
-            server, fleet, impl=impl, lease=lease, timing=timing, prefix=f"{impl}-{kind}"
+            server,
+            fleet,
+            impl=impl,
+            lease=lease,
+            timing=timing,
+            prefix=f"{impl}-{kind}",
+            work_stop=settings.work_stop if kind == "work" else None,
         )
         for index in range(settings.candidates):
             slots.spawn(f"c{index}")
@@ -233,11 +267,21 @@ def run_rounds(
                 for e in leader.snapshot()
                 if e.get("t", 0) >= t_signal and e.get("event") != "changed"
             ]
+            if kind == "work" and result.new is not None:
+                new = next(c for c in fleet.candidates if c.identity == result.new)
+                result.old_job_return = _last_work_sample(leader)
+                result.new_job_start = _first_work_sample(new, since=t_signal, timeout=5.0)
             rounds.append(result)
             took = result.seconds
+            job = result.job_handover
             log(
                 f"  {impl} {kind} round {number + 1}: "
                 + ("no new leader" if took is None else f"{took * 1000:.0f} ms")
+                + (
+                    ""
+                    if job is None
+                    else f", old job's return to new job's start {job * 1000:.0f} ms"
+                )
                 + f" (old leader exit {result.old_exit}, {', '.join(result.old_events) or '-'})"
             )
             slots.spawn(leader.name.rsplit("-", 1)[-1])
@@ -264,6 +308,29 @@ def run_rounds(
             for identity, evs in events.items()
         }
     return rounds, _records(fleet)
+
+
+def _work_samples(candidate: Candidate) -> list[float]:
+    samples, _ = read_action_logs([candidate.work_log] if candidate.work_log else [])
+    return [sample.t for sample in samples]
+
+
+def _last_work_sample(candidate: Candidate) -> float | None:
+    """The old leader's job's return: its last sample (it has exited by now)."""
+    times = _work_samples(candidate)
+    return max(times) if times else None
+
+
+def _first_work_sample(candidate: Candidate, *, since: float, timeout: float) -> float | None:
+    """The new leader's job's start: its first sample after ``since``, waited for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        times = [t for t in _work_samples(candidate) if t >= since]
+        if times:
+            return min(times)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
 
 
 def _wait_new_leader(

@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.bench import IMPLS, Round, Settings, SteadyResult
-from benchmarks.fleet import Impl
-from chaos.checker import Verdict
+from harness.checker import Verdict
+from harness.fleet import Impl
 
 __all__ = ["Row", "Target", "machine", "percentile", "render_markdown", "render_text", "timeline"]
 
@@ -54,6 +54,8 @@ class Row:
     def ratio(self) -> str:
         if self.ours is None or self.official is None:
             return "n/a"
+        if self.ours < 0 or self.official < 0:
+            return "n/a"  # a signed figure (overlap below zero): a ratio means nothing
         if self.official == 0:
             return "n/a" if self.ours else "="
         return f"{self.ours / self.official:.2f}"
@@ -114,6 +116,29 @@ def round_stats(rounds: Sequence[Round]) -> dict[str, float | None]:
         "p95": percentile(times, 95),
         "max": max(times),
         "n": float(len(times)),
+    }
+
+
+def work_stats(rounds: Sequence[Round]) -> dict[str, float | None]:
+    """Graceful handovers of work (ms): the old job's return to the new job's start (negative
+    when they overlapped), the gap with no job running, the overlap with two, per handover."""
+    handovers = [r.job_handover * 1000 for r in rounds if r.job_handover is not None]
+    if not handovers:
+        return dict.fromkeys(
+            ("p50", "p95", "gap_p50", "gap_p95", "overlap_p50", "overlap_max", "overlapping"),
+            None,
+        ) | {"n": 0.0}
+    gaps = [max(h, 0.0) for h in handovers]
+    overlaps = [max(-h, 0.0) for h in handovers]
+    return {
+        "p50": percentile(handovers, 50),
+        "p95": percentile(handovers, 95),
+        "gap_p50": percentile(gaps, 50),
+        "gap_p95": percentile(gaps, 95),
+        "overlap_p50": percentile(overlaps, 50),
+        "overlap_max": max(overlaps),
+        "overlapping": float(sum(1 for o in overlaps if o > 0)),
+        "n": float(len(handovers)),
     }
 
 
@@ -183,6 +208,29 @@ def build_rows(
                     "ms",
                 )
             )
+    work = {impl: work_stats(rounds.get((impl, "work"), [])) for impl in IMPLS}
+    stats.update({f"{impl}-work": work[impl] for impl in IMPLS})
+    stop_ms = settings.work_stop * 1000
+    title = f"handover of a job that needs {stop_ms:.0f} ms to stop"
+    for key, label in (
+        ("p50", "old job's return to new job's start, median (below 0: overlap)"),
+        ("p95", "old job's return to new job's start, p95"),
+        ("gap_p50", "work gap (no job running), median"),
+        ("gap_p95", "work gap (no job running), p95"),
+        ("overlap_p50", "work overlap (two jobs running), median"),
+        ("overlap_max", "work overlap (two jobs running), max"),
+    ):
+        rows.append(
+            Row(f"{title}: {label}, {n} candidates", work["ours"][key], work["official"][key], "ms")
+        )
+    rows.append(
+        Row(
+            f"{title}: handovers with overlapping work",
+            work["ours"]["overlapping"],
+            work["official"]["overlapping"],
+            "",
+        )
+    )
     summaries = {
         f"{impl}-{size}": steady_summary(steady.get((impl, size), []))
         for impl in IMPLS
@@ -302,6 +350,14 @@ def build_targets(
             "graceful handover p95 <= 100 ms",
             "n/a" if p95 is None else f"{p95:.0f} ms",
             p95 is not None and p95 <= 100,
+        )
+    )
+    overlap = rounds["ours-work"]["overlap_max"] if "ours-work" in rounds else None
+    targets.append(
+        Target(
+            "graceful handover of work: no overlap (drain, then release), worst handover",
+            "n/a" if overlap is None else f"{overlap:.0f} ms",
+            overlap is not None and overlap == 0,
         )
     )
     worst = [

@@ -18,6 +18,21 @@ round and a failing run can be replayed with ``--seed``:
 - ``delete``: the Lease deleted by hand.
 - ``edit``: the Lease edited by hand — taken by an outsider's name, a label added, its
   renewTime set an hour back, or its leaseDurationSeconds changed.
+- ``rolling``: a rolling restart — SIGTERM the leader and start its replacement at once, as a
+  Deployment rollout does (the replacement does not wait for the old process to exit).
+- ``edit-follower``: a live follower's identity written into ``holderIdentity`` through the
+  official client while the leader leads (a hand edit, nothing else changed).
+- ``lower-token``: ``leaseTransitions`` patched down while the leader holds the Lease.
+- ``leader-latency``: only the leader's requests delayed (0.5-1.5 renew deadlines).
+- ``stalled-watch``: every watch blackholed (open ones stall, new ones hang), then healed.
+- ``retry-after``: 429 answers with a ``Retry-After`` of 1-3 s, for everyone.
+
+``--faults`` (or a profile's ``faults``) chooses the kinds. The default short profile holds
+only kinds the library passes today (``DEFAULT_FAULTS``); ``ALL_FAULTS`` lists every kind.
+
+With ``work`` (the default), every candidate also runs a leader-only job (``harness.work``)
+that logs samples while it works and needs a random 0-500 ms to stop after its stop event;
+the checker's invariant 6 judges the merged work logs.
 
 Not injected, on purpose: a hand edit that *clears* ``holderIdentity`` of a live leader. It is
 indistinguishable from a release, so every client-go-compatible candidate takes the Lease at
@@ -44,15 +59,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fleet import Candidate, Fleet, Impl, Timing, candidate_command
-from chaos.checker import ProcessRecord, Verdict, check, read_action_logs
+from harness.checker import ProcessRecord, Verdict, check, read_action_logs
+from harness.fleet import Candidate, Fleet, Impl, Timing, candidate_command
 
-__all__ = ["PROFILES", "Profile", "RunResult", "run"]
+__all__ = [
+    "ALL_FAULTS",
+    "DEFAULT_FAULTS",
+    "FAULTS",
+    "PROFILES",
+    "Profile",
+    "RunResult",
+    "library_drains",
+    "run",
+]
 
 LEASE = "chaos"
 NAMESPACE = "default"
 SKEW_SECONDS = 3600.0
 FAULTS = ("kill", "term", "pause", "blackhole", "errors", "latency", "delete", "edit")
+"""The original kinds: crashes, graceful stops, pauses, partitions, errors, latency, edits."""
+NEW_FAULTS = (
+    "rolling",
+    "edit-follower",
+    "lower-token",
+    "leader-latency",
+    "stalled-watch",
+    "retry-after",
+)
+ALL_FAULTS = FAULTS + NEW_FAULTS
+# What the library passes today; the rest fail (see docs/chaos.md) until their fixes land.
+DEFAULT_FAULTS = (*FAULTS, "rolling", "leader-latency", "stalled-watch", "retry-after")
+WORK_STOP = (0.0, 0.5)
+"""Seconds the work job needs to return after its stop event: uniform in this range."""
+
+
+def library_drains() -> bool:
+    """True when the library drains before it releases (``resign`` arrives with drain)."""
+    from leader_election import LeaderElectionModule
+
+    return hasattr(LeaderElectionModule, "resign")
 
 
 @dataclass(frozen=True)
@@ -68,14 +113,31 @@ class Profile:
     """Stop injecting faults after this many leadership transitions."""
     max_duration: float = 3600.0
     """Hard limit, whatever else says."""
+    faults: tuple[str, ...] = DEFAULT_FAULTS
+    """The kinds injected, each once per shuffled round."""
+    work: bool = True
+    """Candidates run the leader-only work job (invariant 6)."""
+    graceful: int | None = None
+    """Also go on until this many graceful handovers (``released`` lost events)."""
 
 
 PROFILES = {
-    # Inside `make test`: every fault kind several times in about a minute and a half.
+    # Inside `make test`: every fault kind at least once in about a minute and a half.
     "short": Profile("short", candidates=4, timing=Timing(1000, 600, 200), duration=80.0),
-    # `make chaos`: at least 500 leadership transitions.
+    # `make chaos`: at least 500 leadership transitions and 200 graceful handovers; rolling
+    # restarts and SIGTERM twice per round each, so both targets arrive together.
     "long": Profile(
-        "long", candidates=5, timing=Timing(1000, 600, 200), transitions=500, max_duration=5400.0
+        "long",
+        candidates=5,
+        timing=Timing(1000, 600, 200),
+        transitions=500,
+        graceful=200,
+        max_duration=5400.0,
+        faults=(*DEFAULT_FAULTS, "rolling", "term"),
+    ),
+    # Every kind, including those the library does not pass yet: evidence, not a gate.
+    "all": Profile(
+        "all", candidates=4, timing=Timing(1000, 600, 200), duration=120.0, faults=ALL_FAULTS
     ),
 }
 
@@ -113,17 +175,36 @@ class RunResult:
             counts[cause[1] if cause else "none"] += 1
         return counts
 
+    def work_overlaps_by_fault(self) -> Counter[str]:
+        """Work overlaps counted by the kind of the fault that preceded each one."""
+        counts: Counter[str] = Counter()
+        for overlap in self.verdict.work_overlaps:
+            cause = self.cause(overlap.second.start)
+            kind = cause[1] if cause else "none"
+            counts[f"{kind} ({'graceful' if overlap.graceful else overlap.ended})"] += 1
+        return counts
+
+    @property
+    def graceful_handovers(self) -> int:
+        """Terms that ended with a release: every graceful handover of the run."""
+        return self.verdict.released
+
     def report(self) -> str:
-        faults = ", ".join(f"{kind} {self.faults[kind]}" for kind in FAULTS)
+        kinds = dict.fromkeys(self.profile.faults)  # a kind listed twice is drawn twice
+        faults = ", ".join(f"{kind} {self.faults[kind]}" for kind in kinds)
         lines = [
             f"chaos {self.profile.name} run of {self.impl}: seed {self.seed}, "
             f"{self.profile.candidates} candidates, lease {self.timing.lease_duration} ms / "
             f"renew deadline {self.timing.renew_deadline} ms / renewal "
             f"{self.timing.renewal_interval} ms, {self.seconds:.0f} s",
             f"faults: {faults}",
+            f"graceful handovers (released): {self.graceful_handovers}",
             self.verdict.summary(),
             f"leaderless stalls: {len(self.stalls)}",
         ]
+        if self.verdict.work_overlaps:
+            by_fault = ", ".join(f"{k} {n}" for k, n in self.work_overlaps_by_fault().most_common())
+            lines.append(f"work overlaps by the fault before them: {by_fault}")
         if self.verdict.overlaps:
             by_fault = ", ".join(f"{k} {n}" for k, n in self.overlaps_by_fault().most_common())
             lines.append(f"overlaps by the fault before them: {by_fault}")
@@ -135,9 +216,15 @@ class RunResult:
                 )
         lines.extend(f"  stall: {stall}" for stall in self.stalls[:10])
         lines.append("verdict: " + ("PASS" if self.verdict.ok else "FAIL"))
+        named = PROFILES.get(self.profile.name)
+        chosen = (
+            ""
+            if named is not None and self.profile.faults == named.faults
+            else f" --faults {','.join(self.profile.faults)}"
+        )
         lines.append(
             f"replay: python -m chaos --profile {self.profile.name} --impl {self.impl} "
-            f"--seed {self.seed}"
+            f"--seed {self.seed}{chosen}"
         )
         return "\n".join(lines)
 
@@ -150,6 +237,7 @@ class _Lease:
             f"{server.url}/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{LEASE}"
         )
         self._token = server.token_for(None)
+        self._client = server.api_client()
 
     def _call(self, method: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -166,6 +254,25 @@ class _Lease:
     def delete(self) -> bool:
         code, _ = self._call("DELETE")
         return code == 200
+
+    def official_replace(self, change: Callable[[Any], None]) -> bool:
+        """Read, change and replace the Lease through the official client, as an operator's
+        script would; retried on conflicts with the candidates' own writes."""
+        from kubernetes.client import CoordinationV1Api
+        from kubernetes.client.exceptions import ApiException
+
+        api = CoordinationV1Api(self._client)
+        for _ in range(10):
+            try:
+                lease = api.read_namespaced_lease(LEASE, NAMESPACE, _request_timeout=10)
+                change(lease)
+                api.replace_namespaced_lease(LEASE, NAMESPACE, lease, _request_timeout=10)
+            except ApiException as exc:
+                if exc.status == 409:
+                    continue
+                return False
+            return True
+        return False
 
     def edit(self, change: Callable[[dict[str, Any]], None]) -> bool:
         for _ in range(10):  # conflicts with the candidates' writes are expected: retry
@@ -222,6 +329,7 @@ class _Driver:
             path = self.fleet.workdir / f"{slot}.kubeconfig"
             self.kubeconfigs[slot] = self.server.write_kubeconfig(path, user=slot)
         action_log = str(self.fleet.workdir / f"actions-{identity}.log")
+        work_log = str(self.fleet.workdir / f"work-{identity}.log") if self.profile.work else None
         argv = candidate_command(
             self.impl,
             kubeconfig=self.kubeconfigs[slot],
@@ -230,9 +338,15 @@ class _Driver:
             timing=self.timing,
             action_log=action_log,
             wall_clock_skew=SKEW_SECONDS if slot == "c0" else 0.0,
+            work_log=work_log,
+            work_stop=WORK_STOP,
+            # Stop times replay with the run's seed.
+            work_seed=self.rng.randrange(2**32),
             extra=["--log-level", "INFO"] if self.impl == "ours" else [],
         )
-        candidate = self.fleet.spawn(slot, identity, self.impl, argv, action_log=action_log)
+        candidate = self.fleet.spawn(
+            slot, identity, self.impl, argv, action_log=action_log, work_log=work_log
+        )
         self.log(f"chaos: t={candidate.started_at:.3f} started {identity} (pid {candidate.pid})")
         self.slots[slot] = candidate
         return candidate
@@ -245,6 +359,15 @@ class _Driver:
 
     def elected_count(self) -> int:
         return sum(1 for c in self.fleet for e in c.snapshot() if e.get("event") == "elected")
+
+    def released(self) -> int:
+        """Graceful handovers so far: lost events with reason ``released``."""
+        return sum(
+            1
+            for c in self.fleet
+            for e in c.snapshot()
+            if e.get("event") == "lost" and e.get("reason") == "released"
+        )
 
     def leader(self, timeout: float) -> Candidate | None:
         """The one live, running candidate that says it leads; None after ``timeout``."""
@@ -313,6 +436,61 @@ class _Driver:
                 leader.wait_exit(5.0)
             self.spawn(leader.name)
             return f"SIGTERM {leader.identity}"
+        if kind == "rolling":
+            # A Deployment rollout: the replacement starts as the old pod gets SIGTERM.
+            leader.send(signal.SIGTERM)
+            self.spawn(leader.name)
+            if leader.wait_exit(self.rd + 10.0) is None:
+                leader.send(signal.SIGKILL)
+                leader.wait_exit(5.0)
+            return f"rolling restart of {leader.identity}"
+        if kind == "edit-follower":
+            follower = self.follower(leader)
+            if follower is None:
+                return "hand edit to a follower skipped: no live follower"
+            done = self.lease.official_replace(
+                lambda lease: setattr(lease.spec, "holder_identity", follower.identity)
+            )
+            return f"holderIdentity set to follower {follower.identity} by hand" + (
+                "" if done else ": failed"
+            )
+        if kind == "lower-token":
+            lowered: list[int] = []
+
+            def lower(lease: Any) -> None:
+                current = int(lease.spec.lease_transitions or 0)
+                lease.spec.lease_transitions = max(current - rng.randint(1, 5), 0)
+                lowered[:] = [current, lease.spec.lease_transitions]
+
+            done = self.lease.official_replace(lower)
+            what = f"{lowered[0]} -> {lowered[1]}" if lowered else "?"
+            return f"leaseTransitions lowered {what} under {leader.identity}" + (
+                "" if done else ": failed"
+            )
+        if kind == "leader-latency":
+            delay = self.rd * rng.uniform(0.5, 1.5)
+            fault = self.server.faults.latency(delay, user=leader.name)
+            try:
+                seconds = self.hold(1.0, 3.0)
+            finally:
+                fault.remove()
+            return f"latency {delay:.2f} s for the leader {leader.identity} during {seconds:.2f} s"
+        if kind == "stalled-watch":
+            fault = self.server.faults.blackhole(verb="watch")
+            try:
+                seconds = self.hold(1.2, 2.5)
+            finally:
+                fault.remove()
+            return f"every watch stalled for {seconds:.2f} s"
+        if kind == "retry-after":
+            retry_after = rng.randint(1, 3)
+            rate = rng.uniform(0.5, 1.0)
+            fault = self.server.faults.error(429, rate=rate, retry_after=retry_after)
+            try:
+                seconds = self.hold(0.5, 2.0)
+            finally:
+                fault.remove()
+            return f"429 with Retry-After {retry_after} s at rate {rate:.2f} for {seconds:.2f} s"
         if kind == "pause":
             target = leader if rng.random() < 0.75 else (self.follower(leader) or leader)
             target.send(signal.SIGSTOP)
@@ -391,16 +569,22 @@ class _Driver:
             elapsed = time.monotonic() - started
             transitions = max(self.elected_count() - 1, 0)
             # Every kind of fault at least once, however slow the machine.
-            covered = all(self.faults[kind] for kind in FAULTS)
+            covered = all(self.faults[kind] for kind in profile.faults)
+            enough_graceful = profile.graceful is None or self.released() >= profile.graceful
             if covered and profile.duration is not None and elapsed >= profile.duration:
                 break
-            if covered and profile.transitions is not None and transitions >= profile.transitions:
+            if (
+                covered
+                and enough_graceful
+                and profile.transitions is not None
+                and transitions >= profile.transitions
+            ):
                 break
             if elapsed >= profile.max_duration:
                 self.log(f"chaos: stopping at the {profile.max_duration:.0f} s limit")
                 break
             if not cycle:
-                cycle = list(FAULTS)
+                cycle = list(profile.faults)
                 self.rng.shuffle(cycle)
             kind = cycle.pop()
             if leader is None or not leader.alive or leader.paused or not leader.leading:
@@ -426,20 +610,29 @@ def run(
     seed: int | None = None,
     workdir: str | Path | None = None,
     timing: Timing | None = None,
+    drain: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> RunResult:
     """Run a chaos profile against a fresh embedded server and check the logs.
 
     ``seed`` None draws one (printed first); ``workdir`` None uses a temporary directory that
-    is removed afterwards unless the verdict failed.
+    is removed afterwards unless the verdict failed. ``drain``: judge work overlaps after a
+    graceful stop as violations; None decides by ``library_drains()`` for ours (never for
+    the official client, which has no stop path).
     """
+    if drain is None:
+        drain = impl == "ours" and library_drains()
     from leader_election.testing.server import LeaseAPIServer
 
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
     if timing is None:
         timing = profile.timing if impl == "ours" else OFFICIAL_TIMING
-    log(f"chaos: profile {profile.name}, {impl}, seed {seed}")
+    log(
+        f"chaos: profile {profile.name}, {impl}, seed {seed}; faults {','.join(profile.faults)}; "
+        f"work {'on' if profile.work else 'off'}, graceful work overlaps "
+        f"{'judged (the library drains)' if drain else 'reported only'}"
+    )
     own_dir = workdir is None
     directory = Path(tempfile.mkdtemp(prefix="chaos-")) if workdir is None else Path(workdir)
     started = time.monotonic()
@@ -475,7 +668,12 @@ def run(
             samples, problems = read_action_logs(
                 c.action_log for c in fleet.candidates if c.action_log
             )
-            verdict = check(samples, records, log_problems=problems)
+            work, work_problems = read_action_logs(
+                c.work_log for c in fleet.candidates if c.work_log
+            )
+            verdict = check(
+                samples, records, log_problems=problems + work_problems, work=work, drain=drain
+            )
             passed = verdict.ok
     finally:
         if own_dir and passed:

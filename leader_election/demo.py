@@ -9,7 +9,6 @@ well under a minute and leaves no process behind.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from leader_election.testing.candidate import read_events
 from leader_election.testing.server import LeaseAPIServer
 
 __all__ = ["run_demo"]
@@ -61,16 +61,14 @@ class _Candidate:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("event") == "elected":
-                self.leading = True
-            elif event.get("event") == "lost":
-                self.leading = False
-            self.on_event(self, event)
+        read_events(self.proc.stdout, self._on_line)
+
+    def _on_line(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "elected":
+            self.leading = True
+        elif event.get("event") == "lost":
+            self.leading = False
+        self.on_event(self, event)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

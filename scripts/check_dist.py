@@ -1,9 +1,10 @@
 """Check the built distributions in DIST: what `make dist` (and so CI) proves about a release.
 
 1. One wheel and one sdist, named for the version in leader_election/_version.py.
-2. The wheel ships py.typed and the `leader-election` console script; its metadata declares
-   every extra of setup.cfg with its requirements. The sdist carries rbac/, docs/ and the
-   changelog.
+2. The wheel ships py.typed and the `leader-election` console script, and none of the
+   checkout's tests/, harness/, chaos/ or benchmarks/; its metadata declares every extra of
+   setup.cfg with its requirements. The sdist carries rbac/, docs/, the changelog and what the
+   tests import from the checkout (harness/, chaos/, benchmarks/).
 3. In a clean virtualenv the wheel installs with its dependencies alone, imports, finds
    py.typed, and `leader-election --version` runs.
 4. Extras: with --extras (``make dist-extras``) each extra gets a clean virtualenv of its own,
@@ -63,8 +64,9 @@ def check_wheel(wheel: Path, extras: list[str]) -> None:
         names = set(archive.namelist())
         if "leader_election/py.typed" not in names:
             fail(f"{wheel.name} does not ship leader_election/py.typed")
-        if any(name.startswith("tests/") for name in names):
-            fail(f"{wheel.name} ships the tests")
+        for directory in ("tests", "harness", "chaos", "benchmarks"):
+            if any(name.startswith(f"{directory}/") for name in names):
+                fail(f"{wheel.name} ships {directory}/, which belongs to the checkout only")
         dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
         entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
         metadata = Parser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
@@ -88,6 +90,9 @@ def check_sdist(sdist: Path, stem: str) -> None:
         "rbac/role.yaml",
         "rbac/kustomization.yaml",
         "docs/index.md",
+        "harness/fleet.py",
+        "chaos/runner.py",
+        "benchmarks/bench.py",
         "mkdocs.yml",
         "CHANGELOG.md",
         "LICENSE",

@@ -14,6 +14,10 @@ classic hazard that only fencing tokens guard against), but the logged time stay
 
 SIGTERM and SIGINT stop the module (a leader releases the Lease) and exit with status 0; the
 ``exit`` event lists the threads still alive after ``stop()`` (none, when all went well).
+
+The other side of the protocol is here too: ``read_events`` reads such lines from a candidate's
+stdout, for every program that starts candidates (the demo, the integration tests, and
+``harness/fleet.py`` for the chaos suite and the benchmarks).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from leader_election.clock import SkewedClock, SystemClock
@@ -41,7 +45,7 @@ from leader_election.events import (
 )
 from leader_election.module import LeaderElectionModule
 
-__all__ = ["main"]
+__all__ = ["main", "parse_event", "read_events"]
 
 
 class _Reporter:
@@ -60,6 +64,44 @@ class _Reporter:
         with self._lock:
             self._out.write(line + "\n")
             self._out.flush()
+
+
+def parse_event(line: str) -> dict[str, Any] | None:
+    """One event line as a dict; None for a blank line.
+
+    A line that is not a JSON object (a stray ``print``, a traceback reaching stdout) becomes
+    ``{"t": <now>, "event": "raw", "line": ...}`` rather than being lost or raising.
+    """
+    text = line.strip()
+    if not text:
+        return None
+    try:
+        event = json.loads(text)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        return {"t": time.monotonic(), "event": "raw", "line": text}
+    return event
+
+
+def read_events(
+    lines: Iterable[str],
+    on_event: Callable[[dict[str, Any]], None],
+    *,
+    copy_to: TextIO | None = None,
+) -> None:
+    """Read a candidate's event lines until end of file, calling ``on_event`` for each.
+
+    Meant as the target of a reader thread over ``process.stdout``; ``copy_to`` also receives
+    every non-blank line as it arrived (a post-mortem copy of the stream).
+    """
+    for line in lines:
+        event = parse_event(line)
+        if event is None:
+            continue
+        if copy_to is not None:
+            copy_to.write(line.strip() + "\n")
+        on_event(event)
 
 
 def _protected_loop(

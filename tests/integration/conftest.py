@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 from leader_election import LeaderElectionModule
 from leader_election.testing import LeaseAPIServer, wait_for
+from leader_election.testing.candidate import read_events
 
 # Fast timings for tests: renew every 200 ms, step down 600 ms after the last renewal was sent,
 # others wait 1 s (the Lease stores whole seconds) after they last saw it change.
@@ -116,13 +116,11 @@ class CandidateProcess:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            with self._lock:
-                self.events.append(event)
+        read_events(self.proc.stdout, self._append)
+
+    def _append(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self.events.append(event)
 
     def seen(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:

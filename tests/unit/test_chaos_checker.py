@@ -1,11 +1,13 @@
-"""chaos/checker.py on synthetic logs: each invariant caught, and clean runs left alone."""
+"""harness/checker.py on synthetic logs: each invariant caught, and clean runs left alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from chaos.checker import (
+import pytest
+
+from harness.checker import (
     ProcessRecord,
     Sample,
     check,
@@ -190,3 +192,171 @@ def test_action_logs_parse_and_a_torn_last_line_is_ignored(tmp_path: Path) -> No
     read, bad = read_action_logs([path, tmp_path / "absent.log"])
     assert len(read) == 2
     assert bad == []
+
+
+# -- invariant 6: work of run_while_leader jobs --------------------------------------------
+def work(identity: str, token: int | None, run: int, start: float, end: float) -> list[Sample]:
+    return [Sample(s.t, identity, token, run) for s in samples(identity, token, start, end)]
+
+
+def a_then_b(ended: str) -> list[ProcessRecord]:
+    """a leads with token 1 until 1.0 and loses it for ``ended``; b leads from 1.05."""
+    a_events: list[tuple[str, float, Any]] = [("elected", 0.0, 1)]
+    if ended not in ("killed", "no lost event"):
+        a_events.append(("lost", 1.0, 1))
+    a = process("a", *a_events, ("exit", 1.6, None))
+    if ended not in ("killed", "no lost event"):
+        a.events[1]["reason"] = ended
+    if ended == "killed":
+        a = process("a", ("elected", 0.0, 1), returncode=-9, killed=True, terminated=False)
+    b = process("b", ("elected", 1.05, 2), ("lost", 3.0, 2), ("exit", 3.1, None))
+    b.events[1]["reason"] = "released"
+    return [a, b]
+
+
+# (situation, a's work, b's work, how a's term ended, graceful overlaps, involuntary ones)
+WORK_CASES = [
+    (
+        "a drained job returns before the next one starts",
+        (0.0, 1.03),
+        (1.05, 2.9),
+        "released",
+        0,
+        0,
+    ),
+    (
+        "a released Lease while the job still stops is a graceful overlap",
+        (0.0, 1.25),
+        (1.05, 2.9),
+        "released",
+        1,
+        0,
+    ),
+    (
+        "stopped without release, job still running: graceful too",
+        (0.0, 1.25),
+        (1.05, 2.9),
+        "stopped",
+        1,
+        0,
+    ),
+    (
+        "a partitioned leader whose job outlives the lease margin: involuntary",
+        (0.0, 1.25),
+        (1.05, 2.9),
+        "renew_failed",
+        0,
+        1,
+    ),
+    (
+        "the Lease handed to another by hand: involuntary",
+        (0.0, 1.25),
+        (1.05, 2.9),
+        "taken_over",
+        0,
+        1,
+    ),
+    (
+        "a killed leader's last sample after the next start: involuntary",
+        (0.0, 1.25),
+        (1.05, 2.9),
+        "killed",
+        0,
+        1,
+    ),
+    (
+        "jobs that touch at one instant overlap",
+        (0.0, 1.05),
+        (1.05, 2.9),
+        "released",
+        1,
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("a_span", "b_span", "ended", "graceful", "involuntary"),
+    [case[1:] for case in WORK_CASES],
+    ids=[case[0] for case in WORK_CASES],
+)
+def test_work_overlaps_are_classified_by_how_the_earlier_term_ended(
+    a_span: tuple[float, float],
+    b_span: tuple[float, float],
+    ended: str,
+    graceful: int,
+    involuntary: int,
+) -> None:
+    logs = work("a", 1, 1, *a_span) + work("b", 2, 1, *b_span)
+    processes = a_then_b(ended)
+    verdict = check([], processes, work=logs)
+    assert len(verdict.work_terms) == 2
+    assert len(verdict.graceful_work_overlaps) == graceful
+    assert len(verdict.involuntary_work_overlaps) == involuntary
+    for overlap in verdict.work_overlaps:
+        assert overlap.ended == ended
+        assert overlap.seconds == pytest.approx(a_span[1] - b_span[0], abs=0.003)
+    # Without drain nothing about work is a violation; with drain, graceful overlaps are.
+    assert not any("work" in v for v in verdict.violations)
+    judged = check([], processes, work=logs, drain=True)
+    assert sum("work" in v for v in judged.violations) == graceful
+
+
+def test_the_smallest_work_gap_is_the_time_no_job_ran() -> None:
+    logs = work("a", 1, 1, 0.0, 1.0) + work("b", 2, 1, 1.25, 2.0) + work("a", 3, 2, 2.1, 3.0)
+    verdict = check([], [], work=logs)
+    assert verdict.work_overlaps == []
+    assert verdict.work_min_gap == pytest.approx(0.1, abs=1e-6)
+
+
+def test_a_process_overlapping_its_own_next_run_is_not_two_candidates() -> None:
+    # a loses, is re-elected at once, and its second job starts while the first one stops.
+    logs = work("a", 1, 1, 0.0, 1.3) + work("a", 2, 2, 1.1, 2.0)
+    verdict = check([], [], work=logs)
+    assert len(verdict.work_terms) == 2
+    assert verdict.work_overlaps == []
+    assert verdict.work_token_violations == []
+
+
+def test_work_tokens_must_grow_from_run_to_run() -> None:
+    # A lowered leaseTransitions: b's term gets the token a already worked with.
+    logs = work("a", 5, 1, 0.0, 1.0) + work("b", 5, 1, 1.2, 2.0) + work("a", 6, 2, 2.2, 3.0)
+    verdict = check([], [], work=logs)
+    assert len(verdict.work_token_violations) == 1
+    assert "b#5 run 1" in verdict.work_token_violations[0]
+    assert not verdict.ok
+
+
+def test_one_token_in_two_runs_of_one_process_stays_two_work_terms() -> None:
+    logs = work("a", 4, 1, 0.0, 1.0) + work("b", 5, 1, 1.2, 2.0) + work("a", 4, 2, 2.2, 3.0)
+    verdict = check([], [], work=logs)
+    assert [(t.identity, t.run) for t in verdict.work_terms] == [("a", 1), ("b", 1), ("a", 2)]
+    assert verdict.work_overlaps == []
+    assert len(verdict.work_token_violations) == 1
+
+
+def test_a_stop_event_after_the_other_began_is_described_as_late() -> None:
+    # a was paused: its lost (stop event) comes after b began working.
+    a = process("a", ("elected", 0.0, 1), ("lost", 1.5, 1), ("exit", 2.0, None))
+    a.events[1]["reason"] = "renew_failed"
+    logs = work("a", 1, 1, 0.0, 1.6) + work("b", 2, 1, 1.05, 2.9)
+    (overlap,) = check([], [a], work=logs).work_overlaps
+    assert overlap.stop_at == 1.5
+    assert "stop event only 450 ms after" in overlap.describe()
+
+
+def test_work_lines_carry_their_run() -> None:
+    parsed, problems = parse_action_log(["1.000000 a 3 1\n", "1.002000 a - 2\n", "1 a 3 x\n"])
+    assert [(s.token, s.run) for s in parsed] == [(3, 1), (None, 2)]
+    assert problems == []  # the malformed line is the last one: a torn write
+
+
+def test_a_job_left_running_after_stop_is_judged_with_drain() -> None:
+    # The same process re-elected while its last run still stops: stop() joins only the
+    # latest run today, and the earlier one is still alive at exit.
+    leaky = process("a", ("exit", 1, 0), threads=["leader-election[default/x]-job-work"])
+    verdict = check([], [leaky])
+    assert verdict.thread_violations == []
+    assert len(verdict.job_thread_violations) == 1
+    assert verdict.ok, verdict.summary()
+    assert not check([], [leaky], drain=True).ok

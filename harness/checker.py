@@ -26,6 +26,24 @@ Invariants:
 4. **Clean exits**: a process the driver stopped with SIGTERM exits with status 0 after an
    ``exit`` event; no process ends on its own with a failure.
 5. **No thread left behind**: the ``exit`` event lists no thread still alive after ``stop()``.
+   A ``run_while_leader`` thread (``...-job-...``) left behind is judged with the work
+   (invariant 6, only with ``drain``): today ``stop()`` joins only the latest run of a job,
+   so a run still stopping when the same process was elected again is left running.
+6. **Never two candidates working at once.** The *work log* of each process (``harness.work``:
+   lines ``monotonic-time identity token run``) spans each run of its ``run_while_leader``
+   job from its start to its return, the time it needed to stop included. A *work term* is
+   one ``(identity, run)``; two work terms of different identities must not intersect, and
+   their fencing tokens must strictly increase in order of start. Each *work overlap* is
+   classified by how the earlier term ended (its ``lost`` event):
+
+   - *graceful* (``released``/``stopped``: SIGTERM, a rolling restart): the library chose
+     when to hand over, so it must let the job return first ("drain, then release"). A
+     violation when ``check(..., drain=True)``; reported either way.
+   - *involuntary* (``renew_failed``, ``taken_over``, ``lease_deleted``, or no lost event at
+     all): a paused or partitioned leader cannot stop its job before others take over once
+     the Lease expires; the overlap is the job's stop time beyond the lease margin, or the
+     pause itself. Reported with its cause, never a violation: only fencing tokens (checked
+     by the resource the job writes to) make such late work harmless.
 """
 
 from __future__ import annotations
@@ -40,12 +58,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "GRACEFUL_REASONS",
     "Overlap",
     "ProcessRecord",
     "Sample",
     "Term",
     "Verdict",
+    "WorkOverlap",
     "check",
+    "find_work_overlaps",
     "parse_action_log",
     "terms_from_samples",
 ]
@@ -58,6 +79,8 @@ class Sample:
     t: float
     identity: str
     token: int | None
+    run: int = 0
+    """The job run a work sample belongs to (1, 2, ...); 0 for an action sample."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +92,13 @@ class Term:
     start: float
     end: float
     samples: int
+    run: int = 0
+    """The job run of a work term; 0 for an action term."""
 
     def describe(self) -> str:
         token = "-" if self.token is None else str(self.token)
-        return f"{self.identity}#{token} [{self.start:.6f}, {self.end:.6f}]"
+        run = f" run {self.run}" if self.run else ""
+        return f"{self.identity}#{token}{run} [{self.start:.6f}, {self.end:.6f}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +113,42 @@ class Overlap:
         return (
             f"{self.first.describe()} and {self.second.describe()} overlap by "
             f"{self.seconds * 1000:.1f} ms"
+        )
+
+
+GRACEFUL_REASONS = frozenset({"released", "stopped"})
+"""``lost`` reasons of a stop the library chose the moment of (SIGTERM, ``stop()``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOverlap:
+    """Work of ``first`` still running when ``second`` (another identity) began."""
+
+    first: Term
+    second: Term
+    seconds: float
+    ended: str
+    """How ``first``'s term ended: its lost reason, or ``killed`` / ``no lost event``."""
+    stop_at: float | None = None
+    """When ``first``'s term was lost (its stop event), if it said so."""
+
+    @property
+    def graceful(self) -> bool:
+        return self.ended in GRACEFUL_REASONS
+
+    def describe(self) -> str:
+        if self.stop_at is None:
+            when = "no stop event seen"
+        elif self.stop_at <= self.second.start:
+            when = (
+                f"stop event {(self.second.start - self.stop_at) * 1000:.0f} ms before the "
+                "other began, the job still running"
+            )
+        else:
+            when = f"stop event only {(self.stop_at - self.second.start) * 1000:.0f} ms after"
+        return (
+            f"work {self.first.describe()} and {self.second.describe()} overlap by "
+            f"{self.seconds * 1000:.1f} ms (first term {self.ended}; {when})"
         )
 
 
@@ -118,6 +180,25 @@ class Verdict:
     thread_violations: list[str] = field(default_factory=list)
     log_violations: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    work_samples: int = 0
+    work_terms: list[Term] = field(default_factory=list)
+    work_overlaps: list[WorkOverlap] = field(default_factory=list)
+    work_min_gap: float | None = None
+    work_token_violations: list[str] = field(default_factory=list)
+    job_thread_violations: list[str] = field(default_factory=list)
+    """``run_while_leader`` threads still alive after ``stop()``: judged with ``drain``."""
+    released: int = 0
+    """Lost events with reason ``released``: graceful handovers."""
+    drain: bool = False
+    """Graceful work overlaps are violations (the library drains before it releases)."""
+
+    @property
+    def graceful_work_overlaps(self) -> list[WorkOverlap]:
+        return [o for o in self.work_overlaps if o.graceful]
+
+    @property
+    def involuntary_work_overlaps(self) -> list[WorkOverlap]:
+        return [o for o in self.work_overlaps if not o.graceful]
 
     @property
     def transitions(self) -> int:
@@ -128,7 +209,10 @@ class Verdict:
     def violations(self) -> list[str]:
         return (
             [o.describe() for o in self.overlaps]
+            + ([o.describe() for o in self.graceful_work_overlaps] if self.drain else [])
+            + (self.job_thread_violations if self.drain else [])
             + self.token_violations
+            + self.work_token_violations
             + self.event_violations
             + self.exit_violations
             + self.thread_violations
@@ -150,6 +234,29 @@ class Verdict:
             f"unclean exits: {len(self.exit_violations)}; threads left behind: "
             f"{len(self.thread_violations)}; malformed log lines: {len(self.log_violations)}",
         ]
+        if self.work_samples:
+            work_gap = "n/a" if self.work_min_gap is None else f"{self.work_min_gap * 1000:.1f} ms"
+            graceful = self.graceful_work_overlaps
+            lines += [
+                f"jobs alive after stop(): {len(self.job_thread_violations)}"
+                + ("" if self.drain else " (reported, not judged: the library does not drain)"),
+                f"work: {len(self.work_terms)} job runs, {self.work_samples} samples; smallest "
+                f"gap between runs: {work_gap}; fencing-token violations: "
+                f"{len(self.work_token_violations)}",
+                f"work overlaps after a graceful stop: {len(graceful)}"
+                + (
+                    f" (longest {max(o.seconds for o in graceful) * 1000:.0f} ms)"
+                    if graceful
+                    else ""
+                )
+                + ("" if self.drain else " (reported, not judged: the library does not drain)"),
+                f"work overlaps after an involuntary loss: "
+                f"{len(self.involuntary_work_overlaps)} (reported, not judged)",
+            ]
+            if not self.drain:
+                lines += [f"  graceful: {o.describe()}" for o in graceful[:5]]
+                lines += [f"  job left running: {v}" for v in self.job_thread_violations[:5]]
+            lines += [f"  involuntary: {o.describe()}" for o in self.involuntary_work_overlaps[:5]]
         for violation in self.violations[:20]:
             lines.append(f"  VIOLATION {violation}")
         if len(self.violations) > 20:
@@ -162,7 +269,7 @@ class Verdict:
 def parse_action_log(
     lines: Iterable[str], *, source: str = "action log"
 ) -> tuple[list[Sample], list[str]]:
-    """Samples from action-log lines, and complaints about malformed ones.
+    """Samples from action-log (or work-log) lines, and complaints about malformed ones.
 
     The last line may be cut short by a SIGKILL in the middle of a write: it is dropped
     silently. A malformed line anywhere else is reported.
@@ -176,16 +283,17 @@ def parse_action_log(
             continue
         parts = line.split()
         try:
-            if len(parts) != 3:
+            if len(parts) not in (3, 4):
                 raise ValueError(line)
             t = float(parts[0])
             token = None if parts[2] == "-" else int(parts[2])
+            run = int(parts[3]) if len(parts) == 4 else 0
         except ValueError:
             if number == len(items):
                 continue  # a torn final write
             problems.append(f"{source}:{number}: malformed line {line!r}")
             continue
-        samples.append(Sample(t, parts[1], token))
+        samples.append(Sample(t, parts[1], token, run))
     return samples, problems
 
 
@@ -213,20 +321,21 @@ def terms_from_samples(
     term lost: samples after such a time belong to a later term with the same token (a token
     reused after a fencing violation elsewhere), not to one long term spanning the others.
     A term ends before its lost event is printed (``is_leader`` turns false first), so no
-    sample of a term comes after its lost event.
+    sample of a term comes after its lost event. Work samples carry their job ``run`` instead
+    (work goes on after the lost event, while the job stops): pass no ``ends`` for them.
     """
     ends = ends or {}
-    spans: dict[tuple[str, int | None, int], list[float]] = {}
+    spans: dict[tuple[str, int | None, int, int], list[float]] = {}
     for s in samples:
         cuts = ends.get((s.identity, s.token), ())
         epoch = bisect.bisect_right(sorted(cuts), s.t) if cuts else 0
-        span = spans.setdefault((s.identity, s.token, epoch), [math.inf, -math.inf, 0])
+        span = spans.setdefault((s.identity, s.token, s.run, epoch), [math.inf, -math.inf, 0])
         span[0] = min(span[0], s.t)
         span[1] = max(span[1], s.t)
         span[2] += 1
     terms = [
-        Term(identity, token, start, end, int(count))
-        for (identity, token, _), (start, end, count) in spans.items()
+        Term(identity, token, start, end, int(count), run)
+        for (identity, token, run, _), (start, end, count) in spans.items()
     ]
     return sorted(terms, key=lambda term: (term.start, term.end))
 
@@ -250,6 +359,53 @@ def find_overlaps(terms: Sequence[Term]) -> tuple[list[Overlap], float | None]:
         if latest_end is None or term.end > latest_end.end:
             latest_end = term
     return overlaps, min_gap
+
+
+def _how_ended(term: Term, processes: Mapping[str, ProcessRecord]) -> tuple[str, float | None]:
+    """How a work term's leadership term ended: the first lost event of its identity and token
+    at or after the job started (the job starts after the term began), and its time."""
+    record = processes.get(term.identity)
+    if record is None:
+        return "no lost event", None
+    for event in record.events:
+        if (
+            event.get("event") == "lost"
+            and event.get("token") == term.token
+            and float(event.get("t", -math.inf)) >= term.start
+        ):
+            return str(event.get("reason", "?")), float(event["t"])
+    return ("killed" if record.killed else "no lost event"), None
+
+
+def find_work_overlaps(
+    terms: Sequence[Term], processes: Sequence[ProcessRecord] = ()
+) -> tuple[list[WorkOverlap], float | None]:
+    """Work terms of different identities that intersect, each classified by how the earlier
+    one ended, and the smallest gap between consecutive work terms (seconds): the shortest
+    time with no job running."""
+    by_identity = {p.identity: p for p in processes}
+    overlaps, min_gap = find_overlaps(terms)
+    found: list[WorkOverlap] = []
+    for overlap in overlaps:
+        if overlap.first.identity == overlap.second.identity:
+            continue  # one process's own runs: a new term's job while the last one stops
+        ended, stop_at = _how_ended(overlap.first, by_identity)
+        found.append(WorkOverlap(overlap.first, overlap.second, overlap.seconds, ended, stop_at))
+    return found, min_gap
+
+
+def _check_work(
+    work: Sequence[Sample], processes: Sequence[ProcessRecord], verdict: Verdict
+) -> None:
+    verdict.work_samples = len(work)
+    verdict.work_terms = terms_from_samples(work)
+    verdict.work_overlaps, verdict.work_min_gap = find_work_overlaps(verdict.work_terms, processes)
+    fenced = [t for t in verdict.work_terms if t.token is not None]
+    for before, after in itertools.pairwise(fenced):
+        if after.token is not None and before.token is not None and after.token <= before.token:
+            verdict.work_token_violations.append(
+                f"work {after.describe()} follows {before.describe()} without a higher token"
+            )
 
 
 # -- events --------------------------------------------------------------------------------
@@ -309,9 +465,15 @@ def _check_exit(record: ProcessRecord, verdict: Verdict) -> None:
         reason = exit_event.get("reason", "") if exit_event else ""
         verdict.notes.append(f"{who}: ended on its own" + (f": {reason}" if reason else ""))
     if exit_event is not None:
-        threads = exit_event.get("threads") or []
-        if threads:
-            verdict.thread_violations.append(f"{who}: threads alive after stop(): {threads}")
+        threads = [str(name) for name in exit_event.get("threads") or []]
+        # run_while_leader threads (``...-job-<name>``) still alive are jobs stop() did not
+        # wait for: judged with the work (drain), the library's own threads always.
+        jobs = [name for name in threads if "-job-" in name]
+        others = [name for name in threads if name not in jobs]
+        if others:
+            verdict.thread_violations.append(f"{who}: threads alive after stop(): {others}")
+        if jobs:
+            verdict.job_thread_violations.append(f"{who}: jobs alive after stop(): {jobs}")
 
 
 def check(
@@ -319,14 +481,22 @@ def check(
     processes: Sequence[ProcessRecord],
     *,
     log_problems: Sequence[str] = (),
+    work: Sequence[Sample] = (),
+    drain: bool = False,
 ) -> Verdict:
-    """Judge a run. See the module docstring for the invariants."""
-    verdict = Verdict(samples=len(samples), log_violations=list(log_problems))
+    """Judge a run. See the module docstring for the invariants.
+
+    ``work``: the samples of the work logs (invariant 6); ``drain``: judge work overlaps after
+    a graceful stop as violations (for a library that drains before it releases).
+    """
+    verdict = Verdict(samples=len(samples), log_violations=list(log_problems), drain=drain)
+    _check_work(work, processes, verdict)
     ends: dict[tuple[str, int | None], list[float]] = defaultdict(list)
     for p in processes:
         for e in p.events:
             if e.get("event") == "lost":
                 ends[(p.identity, e.get("token"))].append(float(e["t"]))
+                verdict.released += e.get("reason") == "released"
     verdict.terms = terms_from_samples(samples, ends)
     verdict.overlaps, verdict.min_gap = find_overlaps(verdict.terms)
 

@@ -2,7 +2,7 @@
 
 A ``Candidate`` is one process that prints JSON event lines (``{"t": monotonic, "event": ...}``)
 on stdout: ours (``leader_election.testing.candidate``) or the official client's harness
-(``benchmarks.official_candidate``). A reader thread collects its events; ``wait_event`` waits
+(``harness.official_candidate``). A reader thread collects its events; ``wait_event`` waits
 on them with a deadline. CPU time and peak RSS come from ``/proc`` while the process lives.
 
 A ``Fleet`` owns its candidates: ``close()`` (also on leaving its ``with`` block) resumes any
@@ -12,7 +12,6 @@ process and reader thread, so nothing outlives a run.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
+
+from leader_election.testing.candidate import read_events
 
 __all__ = [
     "REPO_ROOT",
@@ -59,8 +60,8 @@ Impl = str
 """``"ours"`` or ``"official"``."""
 
 MODULES = {
-    "ours": "benchmarks.ours_candidate",
-    "official": "benchmarks.official_candidate",
+    "ours": "harness.ours_candidate",
+    "official": "harness.official_candidate",
 }
 
 
@@ -74,9 +75,16 @@ def candidate_command(
     action_log: str | None = None,
     wall_clock_skew: float = 0.0,
     start_file: str | None = None,
+    work_log: str | None = None,
+    work_stop: tuple[float, float] = (0.0, 0.5),
+    work_seed: int | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The argv of one candidate of ``impl``; both harnesses take the same options."""
+    """The argv of one candidate of ``impl``; both harnesses take the same options.
+
+    ``work_log``: run the leader-only work job (``harness.work``), logging there; it needs
+    ``work_stop`` = (min, max) seconds to return after its stop event.
+    """
     argv = [
         sys.executable,
         "-m",
@@ -100,6 +108,11 @@ def candidate_command(
         argv += ["--wall-clock-skew", str(wall_clock_skew)]
     if start_file is not None:
         argv += ["--start-file", start_file]
+    if work_log is not None:
+        argv += ["--work-log", work_log]
+        argv += ["--work-stop-min", str(work_stop[0]), "--work-stop-max", str(work_stop[1])]
+        if work_seed is not None:
+            argv += ["--work-seed", str(work_seed)]
     return argv + list(extra)
 
 
@@ -113,6 +126,7 @@ class Candidate:
     argv: list[str]
     stderr_path: Path
     action_log: str | None = None
+    work_log: str | None = None
     process: subprocess.Popen[str] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     started_at: float = 0.0
@@ -151,22 +165,15 @@ class Candidate:
     def _read(self) -> None:
         assert self.process is not None
         assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = raw.strip()
-            if not line:
-                continue
-            if self._events_file is not None:
-                self._events_file.write(line + "\n")
-            try:
-                event = json.loads(line)
-            except ValueError:
-                event = {"t": time.monotonic(), "event": "raw", "line": line}
-            if not isinstance(event, dict):
-                event = {"t": time.monotonic(), "event": "raw", "line": line}
+        try:
+            read_events(self.process.stdout, self._append, copy_to=self._events_file)
+        finally:
             with self._cond:
-                self.events.append(event)
                 self._cond.notify_all()
+
+    def _append(self, event: dict[str, Any]) -> None:
         with self._cond:
+            self.events.append(event)
             self._cond.notify_all()
 
     @property
@@ -317,6 +324,7 @@ class Fleet:
         argv: list[str],
         *,
         action_log: str | None = None,
+        work_log: str | None = None,
     ) -> Candidate:
         candidate = Candidate(
             name=name,
@@ -325,6 +333,7 @@ class Fleet:
             argv=argv,
             stderr_path=self.workdir / f"{identity}.stderr",
             action_log=action_log,
+            work_log=work_log,
         )
         self.candidates.append(candidate)
         return candidate.start(self._env)

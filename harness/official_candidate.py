@@ -1,8 +1,8 @@
 """The official client's candidate process, reporting the same JSON event lines as ours.
 
-``python -m benchmarks.official_candidate --kubeconfig PATH --lease NAME --identity X
+``python -m harness.official_candidate --kubeconfig PATH --lease NAME --identity X
 --lease-duration MS --renew-deadline MS --renewal-interval MS [--action-log FILE]
-[--wall-clock-skew S] [--start-file PATH]``
+[--wall-clock-skew S] [--start-file PATH] [--work-log FILE --work-stop-min S --work-stop-max S]``
 
 It runs ``kubernetes.leaderelection`` as shipped: ``LeaseLock`` on the default configuration
 (``load_kube_config``), ``electionconfig.Config`` with the same lease duration, renew deadline
@@ -16,6 +16,8 @@ package's example does. What the harness adds only *observes*:
   the loop acts while the flag set by ``onstarted_leading`` and cleared by
   ``onstopped_leading`` is up — all a user of this API can go by. No fencing token exists
   (the client never writes ``leaseTransitions``), so the log says ``-``;
+- with ``--work-log``, the leader-only work job (``harness.work``): started in
+  ``onstarted_leading``, told to stop in ``onstopped_leading``;
 - ``--wall-clock-skew`` shifts the wall clock the election module reads (``time.time``) by
   replacing its ``time`` module reference with a shifted one; monotonic time is untouched.
 
@@ -37,7 +39,8 @@ import types
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from benchmarks.ours_candidate import wait_for_gate
+from harness.ours_candidate import add_harness_arguments, wait_for_gate
+from harness.work import WorkLog
 
 
 class _Reporter:
@@ -67,7 +70,7 @@ def _skewed_time_module(offset: float) -> types.SimpleNamespace:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.official_candidate")
+    parser = argparse.ArgumentParser(prog="python -m harness.official_candidate")
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--lease", default="demo")
     parser.add_argument("--namespace", default="default")
@@ -80,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--action-log")
     parser.add_argument("--action-period", type=float, default=0.002)
     parser.add_argument("--wall-clock-skew", type=float, default=0.0)
-    parser.add_argument("--start-file", help="start electing once this file exists")
+    add_harness_arguments(parser)
     return parser
 
 
@@ -118,12 +121,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                     report("changed", leader=holder)
             return ok, record
 
+    work = (
+        WorkLog(
+            args.work_log,
+            args.identity,
+            stop_min=args.work_stop_min,
+            stop_max=args.work_stop_max,
+            seed=args.work_seed,
+        )
+        if args.work_log
+        else None
+    )
+    jobs: list[tuple[threading.Thread, threading.Event]] = []
+
     def on_started() -> None:
         leading.set()
         report("elected", token=None, standalone=False)
+        if work is not None:
+            # What a user of this API can do for run_while_leader: a thread started here,
+            # told to stop from onstopped_leading. There is no fencing token to give it.
+            stop_work = threading.Event()
+            thread = threading.Thread(
+                target=work.run, args=(stop_work, None), name="official-candidate-work"
+            )
+            jobs.append((thread, stop_work))
+            thread.start()
 
     def on_stopped() -> None:
         leading.clear()
+        for _, stop_work in jobs:
+            stop_work.set()
         report("lost", token=None, reason="renew_failed")
 
     config.load_kube_config(config_file=args.kubeconfig)
@@ -170,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_actions.set()
     if worker is not None:
         worker.join(5.0)
+    for thread, stop_work in jobs:
+        stop_work.set()
+        thread.join(5.0)
     alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     report("exit", reason=reason, threads=alive)
     return status
