@@ -97,7 +97,9 @@ class _Job:
         self.fn = fn
         self.label = label
         self.thread_name = thread_name
-        self.thread: threading.Thread | None = None
+        # Every run not known to have returned: a run of an earlier term may still be
+        # stopping when the next term begins (re-elected after a loss).
+        self.threads: list[threading.Thread] = []
         # A coroutine function runs as a task on the module's event loop (aio.py).
         self.is_async = inspect.iscoroutinefunction(fn)
 
@@ -211,7 +213,7 @@ class LeaderWork:
         """True on a thread of a ``run_while_leader`` function of this module."""
         current = threading.current_thread()
         with self._cond:
-            return any(job.thread is current for job in self._jobs)
+            return any(current in job.threads for job in self._jobs)
 
     # -- overruns --------------------------------------------------------------------------
     def watch_overrun(self, token: int, claim_ends_at: float) -> None:
@@ -277,7 +279,7 @@ class LeaderWork:
         with self._cond:
             if self._term is not None:
                 self._term.set()
-            threads = [job.thread for job in self._jobs if job.thread is not None]
+            threads = [thread for job in self._jobs for thread in job.threads]
             timer = self._timer
         current = threading.current_thread()
         for thread in threads:
@@ -314,14 +316,22 @@ class LeaderWork:
             )
             return
         self._pending[job.label] = self._pending.get(job.label, 0) + 1
-        job.thread = threading.Thread(
-            target=self._run, args=(job, term), name=job.thread_name, daemon=True
+        job.threads = [thread for thread in job.threads if thread.is_alive()]
+        previous = job.threads[-1] if job.threads else None
+        thread = threading.Thread(
+            target=self._run, args=(job, term, previous), name=job.thread_name, daemon=True
         )
-        job.thread.start()
+        job.threads.append(thread)
+        thread.start()
 
-    def _run(self, job: _Job, term: Term) -> None:
+    def _run(self, job: _Job, term: Term, previous: threading.Thread | None) -> None:
         try:
-            job.fn(term)
+            # Never two runs of one function at once, even within this process: a run of an
+            # earlier term that is still stopping finishes before this term's run begins.
+            while previous is not None and previous.is_alive() and not term.is_set():
+                previous.join(0.05)
+            if not term.is_set():
+                job.fn(term)
         except Exception:
             logger.exception("%s: the leader-only function raised", job.thread_name)
         finally:
