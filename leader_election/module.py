@@ -65,20 +65,22 @@ class ElectionObserver(Protocol):
 class LeaderElectionModule:
     """Leader election over one Lease. Create with ``for_root`` or ``for_root_async``."""
 
-    def __init__(
+    def __init__(self, options: LeaderElectionOptions | None = None) -> None:
+        """A module with ``options`` (default: every option's default). Prefer ``for_root``,
+        which also takes keyword options and dicts."""
+        self._setup(options if options is not None else LeaderElectionOptions())
+
+    def _setup(
         self,
-        options: LeaderElectionOptions | None = None,
-        *,
-        _factory: Callable[..., Any] | None = None,
-        _inject: Sequence[Any] = (),
-        _imports: Sequence[Callable[[], Any]] = (),
+        options: LeaderElectionOptions | None,
+        factory: Callable[..., Any] | None = None,
+        inject: Sequence[Any] = (),
+        imports: Sequence[Callable[[], Any]] = (),
     ) -> None:
-        if options is None and _factory is None:
-            options = LeaderElectionOptions()
         self._options = options
-        self._factory = _factory
-        self._inject = tuple(_inject)
-        self._imports = tuple(_imports)
+        self._factory = factory
+        self._inject = tuple(inject)
+        self._imports = tuple(imports)
         self._lock = threading.RLock()
         self._lifecycle = Lifecycle.NEW
         self._observers: list[ElectionObserver] = []
@@ -160,7 +162,9 @@ class LeaderElectionModule:
                     option="imports",
                     value=item,
                 )
-        return cls(None, _factory=use_factory, _inject=inject, _imports=imports)
+        module = cls.__new__(cls)
+        module._setup(None, use_factory, inject, imports)
+        return module
 
     # -- what users read -------------------------------------------------------------------
     @property
