@@ -179,7 +179,7 @@ class Runtime:
         elif isinstance(event, Lost):
             self._notify("on_leadership", False)
             self._wake_waiters()
-            ended = self.work.end(also_pending=(LOST_DELIVERY,))
+            ended = self.work.end(also_pending=(LOST_DELIVERY,), reason=event.reason)
             after = None
             if ended is not None:
                 self.work.watch_overrun(event.token, event.claim_ends_at)

@@ -55,6 +55,8 @@ class Term(threading.Event):
         self.identity = identity
         self._on_end: list[Callable[[], None]] = []
         self._on_end_lock = threading.Lock()
+        self.reason: Any = None
+        """Why the term ended (a ``LostReason``), once it has; ``None`` while it runs."""
 
     def set(self) -> None:
         """End the term (the library does this; leader-only work only reads it)."""
@@ -166,7 +168,7 @@ class LeaderWork:
                 for job in self._jobs:
                     self._start(job, term)
 
-    def end(self, *, also_pending: tuple[str, ...] = ()) -> Term | None:
+    def end(self, *, also_pending: tuple[str, ...] = (), reason: Any = None) -> Term | None:
         """The current term ended: set its stop event and return it; ``also_pending`` must
         return (``finished``) before it is drained (the ``leader.lost`` delivery)."""
         with self._cond:
@@ -176,6 +178,7 @@ class LeaderWork:
             self._ended = True
             for item in also_pending:
                 self._pending[item] = self._pending.get(item, 0) + 1
+            term.reason = reason
             term.set()
         self._check_drained()
         return term
