@@ -234,6 +234,11 @@ def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
     )
+    parser.add_argument(
+        "--require-cluster",
+        action="store_true",
+        help="fail (exit 2) instead of running standalone when no cluster is found",
+    )
 
 
 def register(subparsers: Any) -> None:

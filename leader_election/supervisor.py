@@ -343,6 +343,7 @@ def run_supervised(args: argparse.Namespace, out: TextIO) -> int:
         "lease_name": args.lease,
         "namespace": args.namespace,
         "kubeconfig": args.kubeconfig,
+        "standalone": not args.require_cluster,
         "renewal_interval": args.renewal_interval,
         "handle_signals": False,
         "await_leadership": False,
