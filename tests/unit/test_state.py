@@ -130,8 +130,11 @@ def test_a_live_lease_of_another_candidate_is_left_alone_until_it_expires() -> N
     c.feed(WatchStatus(healthy=True), 0.0)
     assert c.feed(LeaseRead(lease("other", "5", transitions=7)), 1.0) == []
     assert c.events == [Changed("other")]
-    assert c.machine.wake_at == 5.0  # observed at 1.0 + leaseDurationSeconds 4
+    assert c.machine.expiry() == 5.0  # observed at 1.0 + leaseDurationSeconds 4
+    assert c.machine.wake_at == 3.0  # unless the watch speaks by then (rule 10)
     assert c.machine.decided
+    assert c.feed(WatchStatus(healthy=True), 3.0) == []  # a bookmark
+    assert c.machine.wake_at == 5.0
     claim = c.request(TimerFired(), 5.0)
     assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
     assert claim.base is not None and claim.base.resource_version == "5"  # no read first
@@ -144,10 +147,10 @@ def test_expiry_counts_from_when_the_change_was_seen_not_from_renew_time() -> No
     c.request(Started(), 0.0)
     c.feed(WatchStatus(healthy=True), 0.0)
     assert c.feed(LeaseRead(lease("other", "5", renew_offset=-3600)), 1.0) == []
-    assert c.machine.wake_at == 5.0
+    assert c.machine.expiry() == 5.0
     # Another renewal arrives by watch: a change, so the wait starts again.
     assert c.feed(WatchEvent(lease("other", "6", renew_offset=-3598)), 3.0) == []
-    assert c.machine.wake_at == 7.0
+    assert c.machine.expiry() == 7.0
 
 
 def test_an_unchanged_record_with_a_new_resource_version_does_not_restart_the_wait() -> None:
@@ -437,6 +440,8 @@ def test_a_resigning_leader_drains_releases_and_sits_out_one_lease_duration() ->
     read = c.request(TimerFired(), 1.2)  # it reads again, but does not take the free Lease
     assert isinstance(read, Get)
     assert c.feed(LeaseRead(lease("", "11", transitions=0)), 1.3) == []
+    assert c.machine.wake_at == 4.2  # when the quiet watch would be distrusted (rule 10)
+    assert c.feed(WatchStatus(healthy=True), 4.2) == []  # a bookmark: still alive
     assert c.machine.wake_at == 5.2
     acquire = c.request(TimerFired(), 5.2)  # nobody took it: compete again
     assert isinstance(acquire, Put) and acquire.op is Op.ACQUIRE
@@ -452,6 +457,7 @@ def test_a_resigned_candidate_follows_whoever_takes_over() -> None:
     c.request(TimerFired(), 1.2)
     c.feed(WatchStatus(healthy=True), 1.2)
     assert c.feed(LeaseRead(lease("other", "12", transitions=1)), 1.3) == []
+    assert c.feed(WatchStatus(healthy=True), 4.2) == []  # a bookmark
     assert c.machine.wake_at == 5.3  # the other's claim, not the sit-out
     assert c.events[-1] == Changed("other")
 
@@ -492,11 +498,12 @@ def test_a_follower_without_a_watch_polls_every_renewal_interval() -> None:
     assert isinstance(c.request(TimerFired(), 2.0), Get)
 
 
-def test_a_follower_with_a_watch_makes_no_request_until_expiry() -> None:
+def test_a_follower_whose_watch_speaks_makes_no_request_until_expiry() -> None:
     c = Candidate()
     c.request(Started(), 0.0)
     c.feed(WatchStatus(healthy=True), 0.0)
     c.feed(LeaseRead(lease("other", "5")), 0.0)
+    assert c.feed(WatchStatus(healthy=True), 2.5) == []  # a bookmark
     assert c.machine.wake_at == 4.0
 
 
