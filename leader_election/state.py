@@ -475,11 +475,13 @@ class _Transition:
     def fail(self, retry_after: float = 0.0) -> None:
         m = self.m
         failures = m.failures + 1
-        wait = max(self.backoff(failures), retry_after * (1 + 0.2 * self.jitter))
-        not_before = self.now + wait
-        if m.state in (State.LEADING, State.DRAINING):
-            # Never wait past the deadline: the last attempt leaves time for its answer (11).
-            not_before = min(not_before, max(self.now, m.deadline - m.policy.timing.final_attempt))
+        backoff = self.backoff(failures)
+        not_before = self.now + max(backoff, retry_after * (1 + 0.2 * self.jitter))
+        last_attempt = m.deadline - m.policy.timing.final_attempt
+        if m.state in (State.LEADING, State.DRAINING) and not_before > last_attempt:
+            # Never wait past the deadline: one more attempt while its answer may still come
+            # in time (rule 11); past that point, the usual backoff until the deadline.
+            not_before = last_attempt if last_attempt > self.now else self.now + backoff
         self.update(failures=failures, not_before=not_before)
 
     def observe(self, lease: ObservedLease | None, *, ours: bool = False) -> None:
