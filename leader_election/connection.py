@@ -128,7 +128,10 @@ def resolve_connection(options: LeaderElectionOptions) -> Connection | None:
     configuration = client.Configuration()
     if options.kubeconfig is not None:
         _load_kubeconfig(
-            configuration, [options.kubeconfig], option="kubeconfig", origin="kubeconfig option"
+            configuration,
+            [options.kubeconfig],
+            option="kubeconfig",
+            origin=f"kubeconfig={options.kubeconfig!r}",
         )
         source = f"kubeconfig {options.kubeconfig}"
         logger.info("lease %s: connecting with the kubeconfig option (%s)", lease, source)

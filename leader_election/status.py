@@ -205,8 +205,8 @@ duration, how many times it changed hands (leaseTransitions) and whether it is e
 Expiry is judged here by renewTime + leaseDurationSeconds against this machine's clock;
 candidates judge it by when they saw the Lease change, so clock skew never misleads them.
 
-The cluster is found as the library finds it: --kubeconfig, else the in-cluster
-ServiceAccount, else KUBECONFIG or ~/.kube/config. Needs the RBAC verb get on the Lease.
+The cluster is found as the library finds it: --kubeconfig, else KUBECONFIG, else the
+in-cluster ServiceAccount, else ~/.kube/config. Needs the RBAC verb get on the Lease.
 """
 
 _STATUS_EPILOG = """\

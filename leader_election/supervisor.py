@@ -377,9 +377,10 @@ Run CMD only while this process holds the Lease, like etcdctl lock and consul lo
   4. When CMD exits, kill what it left running in its process group, release the Lease so
      that another candidate takes over at once, and exit with CMD's status.
 
-The cluster is found as the library finds it: --kubeconfig, else the in-cluster
-ServiceAccount, else KUBECONFIG or ~/.kube/config, else standalone mode (no cluster: CMD
-runs at once, with a warning). The ServiceAccount needs the Role in rbac/role.yaml.
+The cluster is found as the library finds it: --kubeconfig, else KUBECONFIG, else the
+in-cluster ServiceAccount, else ~/.kube/config, else standalone mode (no cluster: CMD runs
+at once, with a warning; --require-cluster makes that exit 2 instead). A source that is set
+but broken is an error. The ServiceAccount needs the Role in rbac/role.yaml.
 """
 
 _RUN_EPILOG = """\
