@@ -855,24 +855,25 @@ class _Transition:
             )
             self.put(Put(Op.ACQUIRE, self.claim(token), m.observed, timeout))
             return
-        self.wait_or_poll(m.expiry() + m.policy.timing.expiry_jitter * self.jitter)
-        if not self.actions:
+        if not self.wait_or_poll(m.expiry() + m.policy.timing.expiry_jitter * self.jitter):
             self.update(failures=0)
 
-    def wait_or_poll(self, wake: float) -> None:
-        """Wake at ``wake``; meanwhile read the Lease every interval unless the watch speaks."""
+    def wait_or_poll(self, wake: float) -> bool:
+        """Wake at ``wake``; meanwhile read the Lease every interval unless the watch speaks.
+        True when it sent a read now."""
         m = self.m
         if not self.watching():
             poll_at = m.poll_at if m.poll_at < _NEVER else self.now
             if self.now >= poll_at:
                 self.update(wake_at=_NEVER)
                 self.actions.append(Get(m.policy.timing.follower_timeout))
-                return
+                return True
             wake = min(wake, poll_at)
         else:
             # Re-decide when the watch would fall silent: poll from then on (rule 10).
             wake = min(wake, m.heard_at + m.policy.timing.watch_silence)
         self.update(wake_at=wake)
+        return False
 
     def claim(self, transitions: int) -> LeaseRecord:
         return LeaseRecord(
