@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from pathlib import Path
 
@@ -72,8 +73,10 @@ ORDER_CASES = [
 def test_the_order_of_connection_sources(
     sources: set[str],
     expected: str | None,
+    *,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     isolated_env: None,
 ) -> None:
     from leader_election import ConfigurationError, LeaderElectionOptions
@@ -110,7 +113,8 @@ def test_the_order_of_connection_sources(
                 resolve_connection(options)
             assert tls_server.requests.count() == 0
             return
-        connection = resolve_connection(options)
+        with caplog.at_level(logging.INFO, logger="leader_election.connection"):
+            connection = resolve_connection(options)
         if expected is None:
             assert connection is None
             with pytest.raises(ConfigurationError, match="standalone=False"):
@@ -122,6 +126,8 @@ def test_the_order_of_connection_sources(
         finally:
             connection.close()
         user = pod_user if expected == "pod" else expected
+        said = {"option": "kubeconfig option", "env": "KUBECONFIG", "pod": "in-cluster"}
+        assert said.get(expected, "~/.kube/config") in caplog.text  # the log names the source
         assert tls_server.requests.count(user=user, verb="get") == 1
         assert tls_server.requests.count(verb="get") == 1
 

@@ -308,3 +308,27 @@ def test_retry_after_is_obeyed_and_the_leader_never_waits_past_its_deadline(
     assert updates <= 8, f"{updates} updates in 4 s of 429 with Retry-After: 5"
     assert strictly_increasing(terms.tokens)
     assert sampler.overlaps == []
+
+
+def test_no_term_is_announced_when_every_acquisition_is_answered_after_its_deadline(
+    candidate: Factory, server: LeaseAPIServer
+) -> None:
+    """The server applies each write 0.7 s after it was sent; the deadline is 0.6 s."""
+    lonely = candidate("lonely")
+    terms = Terms([lonely])
+    with terms.recording(), server.faults.latency(0.7, user="lonely"):
+        since = time.monotonic()
+        lonely.start()
+        wait_for(
+            lambda: (
+                server.requests.count(since=since, user="lonely", verb="create", code=201)
+                + server.requests.count(since=since, user="lonely", verb="update", code=200)
+                >= 2
+            ),
+            10,
+            what="two acquisitions applied by the server",
+        )
+        assert not lonely.is_leader
+    # Before: leader.elected then leader.lost for each of these zero-length terms.
+    assert terms.elected == [] and terms.lost == []
+    wait_for(lambda: lonely.is_leader, 5, what="it to lead once the server is fast again")
