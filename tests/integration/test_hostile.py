@@ -305,7 +305,7 @@ def test_retry_after_is_obeyed_and_the_leader_never_waits_past_its_deadline(
     assert stepped_down <= 0.6 + 0.2
     # Before: about 50 updates in 4 s. Now: the leader's few retries within its deadline,
     # then everyone waits the 5 s it was told.
-    assert updates <= 8, f"{updates} updates in 4 s of 429 with Retry-After: 5"
+    assert updates <= 10, f"{updates} updates in 4 s of 429 with Retry-After: 5"
     assert strictly_increasing(terms.tokens)
     assert sampler.overlaps == []
 
