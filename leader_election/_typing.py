@@ -45,5 +45,6 @@ class LeaderElectionOptionsDict(TypedDict, total=False):
     handle_signals: Flag
     kubeconfig: str | os.PathLike[str] | None
     api_client: Any
+    standalone: Flag
     drain_timeout: Duration
     clock: Clock

@@ -73,6 +73,11 @@ def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
     )
+    parser.add_argument(
+        "--require-cluster",
+        action="store_true",
+        help="fail (exit 2) instead of running standalone when no cluster is found",
+    )
 
 
 # -- status --------------------------------------------------------------------------------
@@ -83,8 +88,8 @@ duration, how many times it changed hands (leaseTransitions) and whether it is e
 Expiry is judged here by renewTime + leaseDurationSeconds against this machine's clock;
 candidates judge it by when they saw the Lease change, so clock skew never misleads them.
 
-The cluster is found as the library finds it: --kubeconfig, else the in-cluster
-ServiceAccount, else KUBECONFIG or ~/.kube/config. Needs the RBAC verb get on the Lease.
+The cluster is found as the library finds it: --kubeconfig, else KUBECONFIG, else the
+in-cluster ServiceAccount, else ~/.kube/config. Needs the RBAC verb get on the Lease.
 """
 
 _STATUS_EPILOG = """\
@@ -152,9 +157,10 @@ Run CMD only while this process holds the Lease, like etcdctl lock and consul lo
   4. When CMD exits, kill what it left running in its process group, release the Lease so
      that another candidate takes over at once, and exit with CMD's status.
 
-The cluster is found as the library finds it: --kubeconfig, else the in-cluster
-ServiceAccount, else KUBECONFIG or ~/.kube/config, else standalone mode (no cluster: CMD
-runs at once, with a warning). The ServiceAccount needs the Role in rbac/role.yaml.
+The cluster is found as the library finds it: --kubeconfig, else KUBECONFIG, else the
+in-cluster ServiceAccount, else ~/.kube/config, else standalone mode (no cluster: CMD runs
+at once, with a warning; --require-cluster makes that exit 2 instead). A source that is set
+but broken is an error. The ServiceAccount needs the Role in rbac/role.yaml.
 """
 
 _RUN_EPILOG = """\
@@ -234,6 +240,7 @@ def _run(args: argparse.Namespace) -> int:
         "lease_name": args.lease,
         "namespace": args.namespace,
         "kubeconfig": args.kubeconfig,
+        "standalone": not args.require_cluster,
         "renewal_interval": args.renewal_interval,
         "handle_signals": False,
         "await_leadership": False,

@@ -24,6 +24,7 @@ from leader_election.errors import ApiError, ConflictError, ForbiddenError, NotF
 from leader_election.errors import UnauthorizedError as _Unauthorized
 from leader_election.lock import LeaseLock
 from leader_election.options import LeaderElectionOptions
+from leader_election.record import MAX_TRANSITIONS
 from leader_election.state import (
     Acquired,
     Action,
@@ -125,6 +126,7 @@ class Elector:
             name=f"{thread_name}-watch",
             identity=options.identity,
             connect_timeout=options.timing.follower_timeout,
+            idle_timeout=options.timing.watch_idle_timeout,
         )
 
     # -- public surface (any thread) -------------------------------------------------------
@@ -265,7 +267,7 @@ class Elector:
         except ApiError as exc:
             failure = _classify(exc)
             self._report_failure(action.op, failure, exc)
-            return RequestFailed(action.op, failure, sent_at)
+            return RequestFailed(action.op, failure, sent_at, retry_after=exc.retry_after)
         self._last_error = None
         self._reported_error = ""
         if action.op is Op.RENEW:
@@ -292,11 +294,12 @@ class Elector:
         if op is Op.RENEW or (op is Op.GET and machine.state in (State.LEADING, State.DRAINING)):
             left = machine.deadline - self._clock.monotonic()
             logger.warning(
-                "lease %s (%s): renewing failed (%s); retrying, %.2f s left before stepping down",
+                "lease %s (%s): renewing failed (%s); retrying, %.2f s left before stepping down%s",
                 lease,
                 identity,
                 exc,
                 max(left, 0.0),
+                f" (the server asks to wait {exc.retry_after:g} s)" if exc.retry_after else "",
             )
             return
         if op is Op.RELEASE:
@@ -323,6 +326,15 @@ class Elector:
                 continue
             event = action.event
             if isinstance(event, Acquired):
+                if event.token == 0 and before.max_transitions == MAX_TRANSITIONS:
+                    logger.warning(
+                        "lease %s (%s): leaseTransitions reached its int32 maximum %d; the "
+                        "fencing token wraps to 0 (tokens compare modulo 2**31, see "
+                        "docs/failure-semantics.md)",
+                        lease,
+                        identity,
+                        MAX_TRANSITIONS,
+                    )
                 logger.log(
                     self._level,
                     "lease %s: %s became leader (fencing token %d)",

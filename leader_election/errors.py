@@ -69,6 +69,9 @@ class ApiError(LeaderElectionError):
         reason: the Status ``reason`` (``"Conflict"``, ``"Forbidden"``, ...), or ``""``.
         body: the decoded Status body, when the server sent one.
         verb: the API verb that failed (``get``, ``create``, ``update``, ``watch``, ...).
+        retry_after: seconds the server asked the client to wait before retrying (the
+            ``Retry-After`` header or the Status' ``details.retryAfterSeconds``, as API
+            Priority and Fairness sends with 429), 0 when it did not ask.
     """
 
     def __init__(
@@ -79,12 +82,14 @@ class ApiError(LeaderElectionError):
         reason: str = "",
         body: Mapping[str, Any] | None = None,
         verb: str = "",
+        retry_after: float = 0.0,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.body = dict(body) if body is not None else None
         self.verb = verb
+        self.retry_after = retry_after
 
 
 class UnauthorizedError(ApiError):

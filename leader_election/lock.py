@@ -131,9 +131,17 @@ class LeaseLock:
         return observe(obj)
 
     def watch(
-        self, resource_version: str, *, timeout_seconds: int, connect_timeout: float
+        self,
+        resource_version: str,
+        *,
+        timeout_seconds: int,
+        connect_timeout: float,
+        idle_timeout: float | None = None,
     ) -> WatchStream:
-        """Watch this one Lease (field selector) from ``resource_version`` ("" = now)."""
+        """Watch this one Lease (field selector) from ``resource_version`` ("" = now).
+
+        ``idle_timeout`` (seconds) bounds the wait for the answer and for each read after it:
+        a connection silent that long is given up (default: ``timeout_seconds`` + 30)."""
         query = {
             "watch": "true",
             "fieldSelector": f"metadata.name={self.name}",
@@ -149,8 +157,9 @@ class LeaseLock:
                 what=self.what,
                 connect_timeout=connect_timeout,
                 # The server ends the stream after timeoutSeconds; a silent connection longer
-                # than that is dead.
-                read_timeout=timeout_seconds + 30.0,
+                # than that is dead. The elector asks for less: a half-open connection (a
+                # partition) would otherwise be trusted for minutes.
+                read_timeout=idle_timeout if idle_timeout is not None else timeout_seconds + 30.0,
             )
         except ApiError as exc:
             raise _actionable(exc, "watch", self) from exc

@@ -28,7 +28,7 @@ from leader_election.connection import Connection, resolve_connection
 from leader_election.dispatch import Dispatcher
 from leader_election.errors import ApiError, ConfigurationError, MisuseError
 from leader_election.events import LeaderLostEvent, leader_lost
-from leader_election.options import LeaderElectionOptions, default_identity
+from leader_election.options import IDENTITY_MAX_LENGTH, LeaderElectionOptions, default_identity
 from leader_election.process import ProcessHooks
 from leader_election.runtime import Lifecycle, Runtime, job_label
 from leader_election.state import Failure, LostReason, Op, State
@@ -668,7 +668,8 @@ def _forked_identity(identity: str) -> str:
     base, _, suffix = identity.rpartition("_")
     if base == default_identity().rpartition("_")[0] and re.fullmatch(r"[0-9a-f]{8}", suffix):
         return default_identity()
-    return f"{identity}_{uuid.uuid4().hex[:8]}"
+    # Cut to fit: a child of a child must still pass the identity length check.
+    return f"{identity[: IDENTITY_MAX_LENGTH - 9]}_{uuid.uuid4().hex[:8]}"
 
 
 def _grace_seconds(grace: object) -> float:

@@ -64,6 +64,11 @@ _CAMEL_CASE_ALIASES = {
 }
 
 
+IDENTITY_MAX_LENGTH = 253
+"""The longest identity: a forked child's identity (a fresh ``_`` + 8 hex suffix on at most
+the first 244 characters of its parent's) stays within it too."""
+
+
 def default_identity() -> str:
     """A holder identity unique to this process: pod name (or hostname) plus a random suffix.
 
@@ -71,7 +76,7 @@ def default_identity() -> str:
     keeps two processes of one pod (gunicorn workers, a restarted container) distinct.
     """
     base = os.environ.get("POD_NAME") or socket.gethostname() or "candidate"
-    return f"{base}_{uuid.uuid4().hex[:8]}"
+    return f"{base[: IDENTITY_MAX_LENGTH - 9]}_{uuid.uuid4().hex[:8]}"
 
 
 def _fail(option: str, value: object, rule: str) -> ConfigurationError:
@@ -168,6 +173,11 @@ class LeaderElectionOptions:
     """Path of a kubeconfig file to connect with (instead of in-cluster / KUBECONFIG)."""
     api_client: Any = None
     """A configured ``kubernetes.client.ApiClient`` to connect with."""
+    standalone: bool = True
+    """When no cluster is found at all (no option, no ``KUBECONFIG``, no in-cluster
+    environment, no ``~/.kube/config``), lead alone (true, as NestJS) or make ``start()`` raise
+    ``ConfigurationError`` (false). Production should set false: there, "no cluster" is a
+    mistake, and standalone means every replica leads."""
     drain_timeout: datetime.timedelta = datetime.timedelta(milliseconds=10000)
     """How long a stopping leader waits, still renewing, for its ``run_while_leader`` functions
     and ``leader.lost`` receivers before releasing. Past it, the Lease is not released: it
@@ -230,15 +240,20 @@ class LeaderElectionOptions:
 
         if not isinstance(self.identity, str) or not self.identity.strip():
             raise _fail("identity", self.identity, "must be a non-empty string")
-        if len(self.identity) > 253 or any(ord(c) < 32 for c in self.identity):
-            raise _fail("identity", self.identity, "must be at most 253 printable characters long")
+        if len(self.identity) > IDENTITY_MAX_LENGTH or any(ord(c) < 32 for c in self.identity):
+            raise _fail(
+                "identity",
+                self.identity,
+                f"must be at most {IDENTITY_MAX_LENGTH} printable characters long "
+                f"(it has {len(self.identity)})",
+            )
 
         level = self.log_at_level
         if not isinstance(level, str) or level.strip().lower() not in ("log", "debug"):
             raise _fail("log_at_level", level, "must be 'log' (INFO) or 'debug' (DEBUG)")
         set_(self, "log_at_level", level.strip().lower())
 
-        for name in ("await_leadership", "release_on_stop", "handle_signals"):
+        for name in ("await_leadership", "release_on_stop", "handle_signals", "standalone"):
             set_(self, name, _boolean(name, getattr(self, name)))
 
         if self.kubeconfig is not None:
@@ -246,7 +261,12 @@ class LeaderElectionOptions:
             path = path if path is not None else self.kubeconfig
             if not isinstance(path, str) or not path:
                 raise _fail("kubeconfig", self.kubeconfig, "must be the path of a kubeconfig file")
-            if not os.path.isfile(os.path.expanduser(path)):
+            expanded = os.path.expanduser(path)
+            if os.path.isdir(expanded):
+                raise _fail(
+                    "kubeconfig", self.kubeconfig, "is a directory; give the kubeconfig file in it"
+                )
+            if not os.path.isfile(expanded):
                 raise _fail("kubeconfig", self.kubeconfig, "no such file")
             set_(self, "kubeconfig", os.path.expanduser(path))
         if self.api_client is not None:

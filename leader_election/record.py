@@ -26,10 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "MAX_TRANSITIONS",
     "LeaseRecord",
     "ObservedLease",
     "format_micro_time",
+    "latest_transitions",
     "new_lease_body",
+    "next_transitions",
     "observe",
     "parse_micro_time",
     "record_from_lease",
@@ -37,6 +40,36 @@ __all__ = [
 ]
 
 API_VERSION = "coordination.k8s.io/v1"
+
+MAX_TRANSITIONS = 2**31 - 1
+"""``leaseTransitions`` is an int32: kube-apiserver refuses 2147483648 (400, "cannot unmarshal")."""
+_SERIAL_MODULUS = 2**31
+_SERIAL_HALF = 2**30
+
+
+def next_transitions(value: int) -> int:
+    """The fencing token after ``value``: one more, wrapping from ``MAX_TRANSITIONS`` to 0.
+
+    Saturating would stop the token from growing (two terms, one token); failing would stop
+    elections for good. Wrapping keeps both going: tokens compare as serial numbers modulo
+    2**31 (RFC 1982, see ``latest_transitions``), which is plain integer order until the first
+    wrap — 2**31 terms away.
+    """
+    return 0 if value >= MAX_TRANSITIONS else max(value, -1) + 1
+
+
+def latest_transitions(a: int, b: int) -> int:
+    """The later of two ``leaseTransitions`` values; a negative one means "none seen".
+
+    Serial-number order (RFC 1982) modulo 2**31: ``a`` is later than ``b`` when it is ahead of
+    it by less than 2**30. So ``0`` is later than ``MAX_TRANSITIONS`` (a wrap), while a value
+    lowered by hand (3 -> 0, a restored backup) is earlier and never adopted.
+    """
+    if a < 0 or b < 0:
+        return max(a, b)
+    return a if 0 < (a - b) % _SERIAL_MODULUS < _SERIAL_HALF else b
+
+
 KIND = "Lease"
 
 _RFC3339 = re.compile(

@@ -35,8 +35,13 @@ Semantics are client-go's (``tools/leaderelection``), with these rules:
    one of the leader's own writes (its ``resourceVersion`` is one we wrote) is no hint: under
    load the watch can trail the leader by a write, and renewing on each late echo would make
    the next echo late too — a renewal storm that never ends.
-5. ``leaseTransitions`` grows by one at every acquisition by a candidate that was not leading,
-   so it is a fencing token that strictly increases from one leadership term to the next.
+5. ``leaseTransitions`` is the fencing token of a term, and it never goes backwards. Every
+   acquisition writes one more than the *latest value this candidate has seen*
+   (``max_transitions``), not merely one more than the Lease now says: a value lowered by hand
+   (a restored backup, a stale ``kubectl apply``) is never adopted. A leader writes its own
+   token with every renewal and its release, so a lowered value is written back at once.
+   At the int32 maximum (2147483647) the next token is 0: tokens are serial numbers modulo
+   2**31 (RFC 1982; ``record.latest_transitions``), plain integer order until that wrap.
 6. A Lease deleted under a live holder (by hand, by a namespace cleanup) is not created again
    until that holder's claim, as we observed it, has run out: the holder keeps acting until
    its next renewal meets the 404, so a new Lease at once would give two leaders (client-go
@@ -49,7 +54,25 @@ Semantics are client-go's (``tools/leaderelection``), with these rules:
    ``drain_timeout`` is abandoned without a release: the Lease then expires, a full lease
    duration after our last renewal.
 8. A candidate that resigned leaves a free Lease to the others for one lease duration
-   (``sit_out_until``) before it competes for it again.
+   (``sit_out_until``) before it competes for it again. So does a leader that lost its term
+   by renew failure (plus up to a quarter lease duration of jitter), and a candidate whose
+   acquisition was answered only after its renew deadline: it is too slow to lead now, and
+   the server may still apply its late writes, so it must not keep the Lease fresh for
+   itself while healthy candidates wait for it to expire.
+9. A candidate named holder by a write it did not make (``kubectl edit`` putting a live
+   follower's name in ``holderIdentity``) does not lead before the previous holder's claim
+   has run out: that holder keeps acting until it notices, exactly as under rule 6. It waits
+   ``leaseDurationSeconds`` of the previous record from when it observed the edit (every
+   renewal of the previous holder was sent before the edit, so its term ends before that),
+   or until it observes the Lease released. A candidate whose first look at the Lease names
+   itself (a restart with a fixed identity) takes it at once, as client-go does.
+10. A watch is trusted only while it speaks: a follower whose watch delivered nothing (no
+    event, no bookmark) for ``watch_silence`` reads the Lease every renewal interval, as if
+    it had no watch, so a stalled (half-open) watch delays a takeover by about one interval,
+    not until expiry.
+11. An answer that asks to wait (429 / 5xx with ``Retry-After``) is obeyed: a follower waits
+    at least that long (plus jitter); a leader waits as long as its deadline allows and
+    tries once more ``final_attempt`` before it.
 """
 
 from __future__ import annotations
@@ -60,7 +83,12 @@ import enum
 import math
 from dataclasses import dataclass
 
-from leader_election.record import LeaseRecord, ObservedLease
+from leader_election.record import (
+    LeaseRecord,
+    ObservedLease,
+    latest_transitions,
+    next_transitions,
+)
 from leader_election.timing import Timing
 
 __all__ = [
@@ -193,7 +221,9 @@ class WatchEvent:
 
 @dataclass(frozen=True, slots=True)
 class WatchStatus:
-    """The watch is (or is no longer) delivering events; when not, followers poll."""
+    """The watch is (or is no longer) delivering events; when not, followers poll.
+
+    ``healthy=True`` is also sent for a BOOKMARK: the watch is alive (rule 10)."""
 
     healthy: bool
 
@@ -209,11 +239,13 @@ class WriteSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class RequestFailed:
-    """A request failed; ``sent_at`` is when it was sent (monotonic)."""
+    """A request failed; ``sent_at`` is when it was sent (monotonic); ``retry_after`` the
+    seconds the server asked us to wait (``Retry-After``), 0 when it did not."""
 
     op: Op
     failure: Failure
     sent_at: float
+    retry_after: float = 0.0
 
 
 Observation = (
@@ -332,6 +364,7 @@ class Policy:
 _NEVER = math.inf
 _MIN_TIMEOUT = 0.01
 _OWN_VERSIONS = 8
+_SENT_RECORDS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +393,10 @@ class Machine:
     own_versions: tuple[str, ...] = ()  # resourceVersions of our latest writes (rule 4)
     drain_until: float = _NEVER  # DRAINING: when the drain is abandoned (rule 7)
     resigning: bool = False  # DRAINING / RELEASING: stay a candidate afterwards
-    sit_out_until: float = -math.inf  # after a resign: leave a free Lease to others (rule 8)
+    sit_out_until: float = -math.inf  # after a resign / renew failure: leave it to others (rule 8)
+    hold_off_until: float = -math.inf  # named holder by someone else's write (rule 9)
+    sent: tuple[LeaseRecord, ...] = ()  # records of our latest writes (rule 9)
+    heard_at: float = -math.inf  # last sign of life of the watch (rule 10)
     decided: bool = False
     wake_at: float = _NEVER
 
@@ -420,17 +456,37 @@ class _Transition:
     def emit(self, event: Acquired | Lost | Changed | DrainAbandoned) -> None:
         self.actions.append(Emit(event))
 
+    def put(self, action: Put) -> None:
+        """Send a write, remembering its record: a Lease naming us with a record we never
+        sent was written by someone else (rule 9)."""
+        self.update(sent=(*self.m.sent, action.record)[-_SENT_RECORDS:])
+        self.actions.append(action)
+
+    def watching(self) -> bool:
+        """The watch is connected and has spoken within ``watch_silence`` (rule 10)."""
+        m = self.m
+        return m.watch_healthy and self.now < m.heard_at + m.policy.timing.watch_silence
+
     def backoff(self, failures: int) -> float:
         policy = self.m.policy
         delay: float = policy.timing.backoff_base * 2.0 ** min(max(failures - 1, 0), 16)
         return min(delay, policy.renewal_interval) * (1 + 0.2 * self.jitter)
 
-    def fail(self) -> None:
-        failures = self.m.failures + 1
-        self.update(failures=failures, not_before=self.now + self.backoff(failures))
+    def fail(self, retry_after: float = 0.0) -> None:
+        m = self.m
+        failures = m.failures + 1
+        backoff = self.backoff(failures)
+        not_before = self.now + max(backoff, retry_after * (1 + 0.2 * self.jitter))
+        last_attempt = m.deadline - m.policy.timing.final_attempt
+        if m.state in (State.LEADING, State.DRAINING) and not_before > last_attempt:
+            # Never wait past the deadline: one more attempt while its answer may still come
+            # in time (rule 11); past that point, the usual backoff until the deadline.
+            not_before = last_attempt if last_attempt > self.now else self.now + backoff
+        self.update(failures=failures, not_before=not_before)
 
-    def observe(self, lease: ObservedLease | None) -> None:
-        """Take in an authoritative view of the Lease (or its absence)."""
+    def observe(self, lease: ObservedLease | None, *, ours: bool = False) -> None:
+        """Take in an authoritative view of the Lease (or its absence); ``ours``: the answer
+        to our own write."""
         m = self.m
         if lease is None:
             self.update(lease_missing=True, known=True)
@@ -439,8 +495,24 @@ class _Transition:
             "observed": lease,
             "lease_missing": False,
             "known": True,
-            "max_transitions": max(m.max_transitions, lease.record.lease_transitions),
+            "max_transitions": latest_transitions(
+                m.max_transitions, lease.record.lease_transitions
+            ),
         }
+        record = lease.record
+        previous = m.observed.record if m.observed is not None and not m.lease_missing else None
+        if (
+            m.state is State.FOLLOWING
+            and not ours
+            and record.holder_identity == m.policy.identity
+            and record not in m.sent
+            and previous is not None
+            and previous.is_held
+            and previous.holder_identity != m.policy.identity
+        ):
+            # Named holder by someone else's write while another held it (rule 9).
+            duration = previous.lease_duration_seconds or m.policy.lease_duration_seconds
+            changes["hold_off_until"] = max(m.hold_off_until, self.now + duration)
         if m.observed is None or m.lease_missing or lease.record != m.observed.record:
             changes["observed_at"] = self.now
         self.update(**changes)
@@ -466,7 +538,15 @@ class _Transition:
             return
         claim_ends_at = self.claim_ends_at()
         self.update(state=state, renew_at=_NEVER, renewed_at=-math.inf)
+        if reason is LostReason.RENEW_FAILED and state is State.FOLLOWING:
+            self.sit_out()
         self.emit(Lost(reason, self.m.token, claim_ends_at))
+
+    def sit_out(self) -> None:
+        """Too slow to lead: leave the Lease to the others for a while (rule 8)."""
+        timing = self.m.policy.timing
+        until = self.now + timing.sit_out + timing.sit_out_jitter * self.jitter
+        self.update(sit_out_until=max(self.m.sit_out_until, until))
 
     def expire(self) -> None:
         m = self.m
@@ -503,10 +583,10 @@ class _Transition:
                 lease_duration_seconds=1,
                 acquire_time=self.wall,
                 renew_time=self.wall,
-                lease_transitions=m.observed.record.lease_transitions,
+                lease_transitions=m.token,  # ours, even if lowered meanwhile (rule 5)
             )
             timeout = max(m.deadline - self.now, _MIN_TIMEOUT)
-            self.actions.append(Put(Op.RELEASE, record, m.observed, timeout))
+            self.put(Put(Op.RELEASE, record, m.observed, timeout))
             return
         self.update(renewed_at=-math.inf)
         self.after_term()
@@ -549,6 +629,8 @@ class _Transition:
             self.watched(obs.lease)
         elif isinstance(obs, WatchStatus):
             self.update(watch_healthy=obs.healthy)
+            if obs.healthy:
+                self.update(heard_at=self.now)
             if not obs.healthy and self.m.state is State.FOLLOWING:
                 # Events may have been missed while the watch was down: read now.
                 self.update(poll_at=min(self.m.poll_at, self.now))
@@ -590,6 +672,7 @@ class _Transition:
         self.report_holder()
 
     def watched(self, lease: ObservedLease | None) -> None:
+        self.update(heard_at=self.now)
         m = self.m
         if m.state is State.FOLLOWING:
             self.observe(lease)
@@ -613,7 +696,14 @@ class _Transition:
             return
         if m.state is State.STOPPED or m.state is State.RELEASING:
             return
-        self.observe(obs.lease)
+        self.observe(obs.lease, ours=True)
+        if m.state is State.FOLLOWING and self.now >= obs.sent_at + m.policy.renew_deadline:
+            # Acquired, but the answer came after the term it opened had already ended: no
+            # leader.elected for a term that is over; too slow to lead, so sit out (rule 8).
+            self.update(failures=0, not_before=0.0)
+            self.sit_out()
+            self.report_holder()
+            return
         # Versions are compared for equality only (they are opaque). A few suffice: an echo
         # trailing by more than that costs one extra renewal, not a storm.
         versions = m.own_versions if m.state in (State.LEADING, State.DRAINING) else ()
@@ -626,7 +716,7 @@ class _Transition:
         )
         if m.state is State.FOLLOWING:
             token = obs.lease.record.lease_transitions
-            self.update(state=State.LEADING, token=token)
+            self.update(state=State.LEADING, token=token, hold_off_until=-math.inf)
             self.emit(Acquired(token))
         self.report_holder()
 
@@ -653,7 +743,7 @@ class _Transition:
             return
         # NOT_FOUND on create (no namespace), FORBIDDEN, TRANSIENT: retry later. A leader
         # keeps retrying until its deadline; `expire` ends the term then.
-        self.fail()
+        self.fail(obs.retry_after)
 
     # -- the decision --------------------------------------------------------------------
     def finish(self) -> tuple[Machine, tuple[Action, ...]]:
@@ -717,9 +807,9 @@ class _Transition:
             lease_duration_seconds=m.policy.lease_duration_seconds,
             acquire_time=m.observed.record.acquire_time or self.wall,
             renew_time=self.wall,
-            lease_transitions=m.observed.record.lease_transitions,
+            lease_transitions=m.token,  # write ours back if it was lowered (rule 5)
         )
-        self.actions.append(Put(Op.RENEW, record, m.observed, timeout))
+        self.put(Put(Op.RENEW, record, m.observed, timeout))
 
     def decide_following(self) -> None:
         m = self.m
@@ -732,16 +822,19 @@ class _Transition:
             self.update(wake_at=_NEVER)
             self.actions.append(Get(timeout))
             return
-        if now < m.sit_out_until and (m.lease_missing or self.free_or_ours(now)):
-            # We resigned: the others have the first claim on the free Lease (rule 8).
-            wake = m.sit_out_until
-            if not m.watch_healthy:
-                if now >= m.poll_at:
-                    self.update(wake_at=_NEVER)
-                    self.actions.append(Get(timeout))
-                    return
-                wake = min(wake, m.poll_at)
-            self.update(wake_at=wake)
+        free_or_ours = m.lease_missing or self.free_or_ours(now)
+        names_us = (
+            not m.lease_missing
+            and m.observed is not None
+            and m.observed.record.holder_identity == m.policy.identity
+        )
+        if now < m.sit_out_until and free_or_ours:
+            # We resigned or were too slow: the others have the first claim (rule 8).
+            self.wait_or_poll(m.sit_out_until)
+            return
+        if now < m.hold_off_until and names_us:
+            # Named holder by someone else's write: the previous holder may still act (9).
+            self.wait_or_poll(m.hold_off_until)
             return
         if m.lease_missing:
             if self.held_by_other(now, ignore_missing=True):
@@ -749,26 +842,38 @@ class _Transition:
                 self.update(wake_at=m.expiry() + m.policy.timing.expiry_jitter * self.jitter)
                 return
             # Keep fencing tokens growing across a deletion when we saw the old Lease.
-            transitions = m.max_transitions + 1 if m.max_transitions >= 0 else 0
             self.update(wake_at=_NEVER)
-            self.actions.append(Put(Op.CREATE, self.claim(transitions), None, timeout))
+            self.put(Put(Op.CREATE, self.claim(next_transitions(m.max_transitions)), None, timeout))
             return
         assert m.observed is not None
         record = m.observed.record
-        expiry = m.expiry()
-        if self.free_or_ours(now):
+        if free_or_ours:
             self.update(wake_at=_NEVER)
-            claim = self.claim(record.lease_transitions + 1)
-            self.actions.append(Put(Op.ACQUIRE, claim, m.observed, timeout))
+            # Above every value we have seen, not just the one in the Lease now (rule 5).
+            token = next_transitions(
+                latest_transitions(record.lease_transitions, m.max_transitions)
+            )
+            self.put(Put(Op.ACQUIRE, self.claim(token), m.observed, timeout))
             return
-        wake = expiry + m.policy.timing.expiry_jitter * self.jitter
-        if not m.watch_healthy:
-            if now >= m.poll_at:
+        if not self.wait_or_poll(m.expiry() + m.policy.timing.expiry_jitter * self.jitter):
+            self.update(failures=0)
+
+    def wait_or_poll(self, wake: float) -> bool:
+        """Wake at ``wake``; meanwhile read the Lease every interval unless the watch speaks.
+        True when it sent a read now."""
+        m = self.m
+        if not self.watching():
+            poll_at = m.poll_at if m.poll_at < _NEVER else self.now
+            if self.now >= poll_at:
                 self.update(wake_at=_NEVER)
-                self.actions.append(Get(timeout))
-                return
-            wake = min(wake, m.poll_at)
-        self.update(wake_at=wake, failures=0)
+                self.actions.append(Get(m.policy.timing.follower_timeout))
+                return True
+            wake = min(wake, poll_at)
+        else:
+            # Re-decide when the watch would fall silent: poll from then on (rule 10).
+            wake = min(wake, m.heard_at + m.policy.timing.watch_silence)
+        self.update(wake_at=wake)
+        return False
 
     def claim(self, transitions: int) -> LeaseRecord:
         return LeaseRecord(

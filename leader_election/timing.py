@@ -65,8 +65,48 @@ class Timing:
 
     @property
     def sit_out(self) -> float:
-        """How long a leader that resigned leaves a free Lease to the other candidates."""
+        """How long a leader that resigned, or lost its term by renew failure, leaves a free
+        Lease to the other candidates (plus up to ``sit_out_jitter`` after a failure)."""
         return self.lease_duration
+
+    @property
+    def sit_out_jitter(self) -> float:
+        """At most this much is added to a sit-out after a renew failure, so candidates that
+        failed together do not come back together."""
+        return self.lease_duration / 4
+
+    @property
+    def latency_tolerance(self) -> float:
+        """The slowest answer a leader survives round after round: ``min(renew_deadline / 2,
+        renew_deadline - renewal_interval)``.
+
+        Renewals are sequential optimistic writes: each carries the ``resourceVersion`` the
+        previous one returned, so it is sent only after that answer. With latency ``L`` the
+        renewals go out every ``max(renewal_interval, L)``, and each may take only what is
+        left of the deadline from the previous send: ``renew_deadline - max(interval, L)``.
+        It succeeds while ``L`` is below that, which is the minimum above. No sequential
+        scheme beats ``renew_deadline / 2``.
+        """
+        return min(self.renew_deadline / 2, self.renew_deadline - self.renewal_interval)
+
+    @property
+    def final_attempt(self) -> float:
+        """A leader told to wait (``Retry-After``) still retries this long before its deadline,
+        so its last attempt has time to be answered."""
+        return min(self.renewal_interval / 2, (self.renew_deadline - self.renewal_interval) / 2)
+
+    @property
+    def watch_silence(self) -> float:
+        """A follower trusts a watch that delivered nothing (no event, no bookmark) for this
+        long no more: it reads the Lease every renewal interval until the watch speaks again.
+        A leader writes every ``renewal_interval``, so a live watch is never silent longer."""
+        return 1.5 * self.renewal_interval
+
+    @property
+    def watch_idle_timeout(self) -> float:
+        """A watch connection that delivered nothing for this long is dropped and opened
+        again: a half-open connection (a partition) must not be trusted for minutes."""
+        return max(3 * self.renewal_interval, 5.0)
 
     @property
     def release_budget(self) -> float:

@@ -36,7 +36,7 @@ from leader_election.errors import (
     UnauthorizedError,
 )
 
-__all__ = ["Transport", "WatchStream", "api_error"]
+__all__ = ["Transport", "WatchStream", "api_error", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,35 @@ _ERROR_CLASSES: dict[int, type[ApiError]] = {
 }
 
 
-def api_error(status: int, data: bytes, *, verb: str, what: str) -> ApiError:
-    """Build the ``ApiError`` leaf for an error answer, keeping the server's Status message."""
+_MAX_RETRY_AFTER = 3600.0
+
+
+def retry_after_seconds(header: object, body: Mapping[str, Any] | None) -> float:
+    """Seconds a 429/5xx answer asks to wait: the ``Retry-After`` header (delta-seconds; an
+    HTTP-date is not used by kube-apiserver and is ignored), else the Status'
+    ``details.retryAfterSeconds``; 0 when neither is there or valid. At most an hour."""
+    seconds = 0.0
+    if isinstance(header, str) and header.strip():
+        try:
+            seconds = float(header.strip())
+        except ValueError:
+            seconds = 0.0
+    if not seconds and body:
+        details = body.get("details")
+        value = details.get("retryAfterSeconds") if isinstance(details, Mapping) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+    if not 0 < seconds < float("inf"):
+        return 0.0
+    return min(seconds, _MAX_RETRY_AFTER)
+
+
+def api_error(
+    status: int, data: bytes, *, verb: str, what: str, retry_after: object = None
+) -> ApiError:
+    """Build the ``ApiError`` leaf for an error answer, keeping the server's Status message.
+
+    ``retry_after`` is the answer's ``Retry-After`` header, if any."""
     body: dict[str, Any] | None = None
     try:
         decoded = json.loads(data) if data else None
@@ -65,7 +92,14 @@ def api_error(status: int, data: bytes, *, verb: str, what: str) -> ApiError:
         snippet = data[:200].decode("utf-8", "replace").strip()
         message = f"HTTP {status}" + (f": {snippet}" if snippet else "")
     cls = _ERROR_CLASSES.get(status, ApiError)
-    return cls(f"{verb} {what}: {message}", status=status, reason=reason, body=body, verb=verb)
+    return cls(
+        f"{verb} {what}: {message}",
+        status=status,
+        reason=reason,
+        body=body,
+        verb=verb,
+        retry_after=retry_after_seconds(retry_after, body),
+    )
 
 
 class WatchStream:
@@ -184,7 +218,13 @@ class Transport:
             ) from exc
         data: bytes = response.data or b""
         if not 200 <= response.status < 300:
-            raise api_error(response.status, data, verb=verb, what=what)
+            raise api_error(
+                response.status,
+                data,
+                verb=verb,
+                what=what,
+                retry_after=response.headers.get("Retry-After"),
+            )
         try:
             decoded = json.loads(data)
         except ValueError as exc:
@@ -231,7 +271,13 @@ class Transport:
         if not 200 <= response.status < 300:
             data = response.data or b""
             response.release_conn()
-            raise api_error(response.status, data, verb="watch", what=what)
+            raise api_error(
+                response.status,
+                data,
+                verb="watch",
+                what=what,
+                retry_after=response.headers.get("Retry-After"),
+            )
         return WatchStream(response)
 
 

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import urllib3
+
 from leader_election.errors import ApiError, ForbiddenError
 from leader_election.lock import LeaseLock
 from leader_election.record import observe
@@ -42,11 +44,13 @@ class LeaseWatcher:
         name: str,
         identity: str,
         connect_timeout: float,
+        idle_timeout: float | None = None,
     ) -> None:
         self._lock = lock
         self._post = post
         self._identity = identity
         self._connect_timeout = connect_timeout
+        self._idle_timeout = idle_timeout
         self._stop = threading.Event()
         self._stream_lock = threading.Lock()
         self._stream: WatchStream | None = None
@@ -75,6 +79,10 @@ class LeaseWatcher:
                 failures = 0
             except _Restart:
                 resource_version = ""
+            except _Idle:
+                # Silent for idle_timeout: maybe a half-open connection. The elector already
+                # stopped trusting it (rule 10 of state.py); open a new one, quietly.
+                logger.debug("lease %s: watch silent; reconnecting", self._lock.description)
             except ForbiddenError as exc:
                 self._post(WatchStatus(healthy=False))
                 if not warned_forbidden:
@@ -93,6 +101,7 @@ class LeaseWatcher:
                 self._post(WatchStatus(healthy=False))
                 failures += 1
                 delay = min(0.5 * 2 ** min(failures - 1, 10), MAX_BACKOFF)
+                delay = max(delay, exc.retry_after if isinstance(exc, ApiError) else 0.0)
                 delay *= 1 + 0.2 * random.random()  # noqa: S311 - jitter, not security
                 log = logger.warning if failures == 1 else logger.debug
                 log(
@@ -118,6 +127,7 @@ class LeaseWatcher:
             resource_version,
             timeout_seconds=timeout_seconds,
             connect_timeout=self._connect_timeout,
+            idle_timeout=self._idle_timeout,
         )
         with self._stream_lock:
             if self._stop.is_set():
@@ -135,6 +145,8 @@ class LeaseWatcher:
         except Exception as exc:
             if self._stop.is_set():
                 return resource_version
+            if _is_read_timeout(exc):
+                raise _Idle from exc
             raise ApiError(
                 f"watch {self._lock.what}: stream broken: {exc}", status=0, verb="watch"
             ) from exc
@@ -157,7 +169,8 @@ class LeaseWatcher:
         elif kind == "DELETED":
             self._post(WatchEvent(None))
         elif kind == "BOOKMARK":
-            pass
+            # No change, but a sign of life: the watch may be trusted a while longer.
+            self._post(WatchStatus(healthy=True))
         elif kind == "ERROR":
             code = obj.get("code")
             if code == 410:
@@ -181,3 +194,24 @@ class _Restart(ApiError):
 
     def __init__(self) -> None:
         super().__init__("watch restart", status=410, verb="watch")
+
+
+class _Idle(ApiError):
+    """Internal: the watch delivered nothing for ``idle_timeout``; reconnect."""
+
+    def __init__(self) -> None:
+        super().__init__("watch idle", status=0, verb="watch")
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    """A read that timed out (urllib3 wraps socket timeouts differently across versions)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError | urllib3.exceptions.ReadTimeoutError):
+            return True
+        if "timed out" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

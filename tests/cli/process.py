@@ -19,7 +19,9 @@ def cli_env(tmp_path: Path, kubeconfig: str | None = None) -> dict[str, str]:
     """The environment of a `leader-election` process: no cluster unless `kubeconfig`."""
     env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
     env["HOME"] = str(tmp_path)
-    env["KUBECONFIG"] = kubeconfig or str(tmp_path / "no-kubeconfig")
+    env.pop("KUBECONFIG", None)
+    if kubeconfig:
+        env["KUBECONFIG"] = kubeconfig
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -154,3 +154,21 @@ def test_what_the_command_leaves_running_is_killed_before_the_lease_is_released(
     assert result.returncode == 0
     pid = int(pid_file.read_text())
     wait_for(lambda: not alive(pid), timeout=5, what=f"the background process {pid} to die")
+
+
+def test_run_with_require_cluster_and_no_cluster_exits_2_without_running(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    command = ["run", "--require-cluster", "--lease", "x", "--", "touch", str(marker)]
+    result = run_cli(command, cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "standalone=False" in result.errors
+    assert not marker.exists()
+
+
+def test_run_with_a_mistyped_kubeconfig_exits_2_without_running(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    env = cli_env(tmp_path, kubeconfig=str(tmp_path / "kubeconfg"))
+    result = run_cli(["run", "--lease", "x", "--", "touch", str(marker)], env)
+    assert result.returncode == 2
+    assert "KUBECONFIG=" in result.errors and "kubeconfg" in result.errors
+    assert not marker.exists()

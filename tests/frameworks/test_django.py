@@ -106,7 +106,7 @@ def test_ready_starts_at_most_once_per_process(
     from leader_election.django import apps, get_election
     from leader_election.serving import Verdict
 
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))  # standalone
+    monkeypatch.delenv("KUBECONFIG", raising=False)  # standalone
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(apps, "current_verdict", lambda: Verdict(Placement.HERE, "test"))
     config = django_apps.get_app_config("leader_election")

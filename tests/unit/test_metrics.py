@@ -21,7 +21,7 @@ from leader_election.testing import wait_for
 def no_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A process that finds no Kubernetes configuration: the module runs standalone."""
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,33 @@ def test_kubeconfig_and_api_client_are_exclusive(tmp_path: object) -> None:
 
     with pytest.raises(ConfigurationError, match="not both"):
         LeaderElectionOptions(kubeconfig=str(path), api_client=FakeClient())
+
+
+def test_a_kubeconfig_directory_is_named_as_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="is a directory"):
+        LeaderElectionOptions(kubeconfig=str(tmp_path))
+
+
+def test_standalone_is_allowed_by_default_and_takes_environment_strings() -> None:
+    assert LeaderElectionOptions().standalone is True
+    assert LeaderElectionOptions(standalone="false").standalone is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("length", [1, 244, 253])
+def test_a_forked_child_of_any_valid_identity_is_valid_too(length: int) -> None:
+    from leader_election.module import _forked_identity
+
+    identity = "a" * length
+    for _ in range(3):  # a child, a grandchild, a great-grandchild
+        identity = _forked_identity(identity)
+        assert LeaderElectionOptions(identity=identity).identity == identity
+
+
+def test_an_identity_longer_than_253_is_refused_with_its_length() -> None:
+    with pytest.raises(ConfigurationError, match=r"at most 253 .*it has 254"):
+        LeaderElectionOptions(identity="a" * 254)
+
+
+def test_a_default_identity_fits_even_with_a_long_pod_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAME", "p" * 253)
+    assert len(LeaderElectionOptions().identity) == 253

@@ -9,7 +9,9 @@ import pytest
 from leader_election.record import (
     LeaseRecord,
     format_micro_time,
+    latest_transitions,
     new_lease_body,
+    next_transitions,
     observe,
     parse_micro_time,
     record_from_lease,
@@ -140,3 +142,46 @@ def test_new_lease_body() -> None:
             "leaseTransitions": 0,
         },
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(-1, 0), (0, 1), (41, 42), (2147483646, 2147483647), (2147483647, 0)],
+)
+def test_the_next_token_wraps_at_the_int32_maximum(value: int, expected: int) -> None:
+    assert next_transitions(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "later"),
+    [
+        pytest.param(3, 4, 4, id="one more is later"),
+        pytest.param(3, 0, 3, id="lowered by hand is earlier"),
+        pytest.param(-1, 0, 0, id="anything is later than none"),
+        pytest.param(2147483647, 0, 0, id="the wrap: 0 is later than the maximum"),
+        pytest.param(2147483640, 5, 5, id="just past the wrap"),
+        pytest.param(5, 2**30 + 10, 5, id="more than half the circle ahead is behind"),
+    ],
+)
+def test_latest_transitions_is_serial_number_order(a: int, b: int, later: int) -> None:
+    assert latest_transitions(a, b) == later
+    assert latest_transitions(b, a) == later
+
+
+@pytest.mark.parametrize(
+    ("header", "body", "seconds"),
+    [
+        ("5", None, 5.0),
+        (None, {"details": {"retryAfterSeconds": 3}}, 3.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", None, 0.0),
+        ("-1", None, 0.0),
+        ("86400", None, 3600.0),
+        (None, None, 0.0),
+    ],
+)
+def test_retry_after_comes_from_the_header_or_the_status_details(
+    header: str | None, body: dict[str, object] | None, seconds: float
+) -> None:
+    from leader_election.transport import retry_after_seconds
+
+    assert retry_after_seconds(header, body) == seconds

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import math
 
+import pytest
+
 from leader_election.record import ObservedLease, observe
 from leader_election.state import (
     Acquired,
@@ -130,8 +132,11 @@ def test_a_live_lease_of_another_candidate_is_left_alone_until_it_expires() -> N
     c.feed(WatchStatus(healthy=True), 0.0)
     assert c.feed(LeaseRead(lease("other", "5", transitions=7)), 1.0) == []
     assert c.events == [Changed("other")]
-    assert c.machine.wake_at == 5.0  # observed at 1.0 + leaseDurationSeconds 4
+    assert c.machine.expiry() == 5.0  # observed at 1.0 + leaseDurationSeconds 4
+    assert c.machine.wake_at == 3.0  # unless the watch speaks by then (rule 10)
     assert c.machine.decided
+    assert c.feed(WatchStatus(healthy=True), 3.0) == []  # a bookmark
+    assert c.machine.wake_at == 5.0
     claim = c.request(TimerFired(), 5.0)
     assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
     assert claim.base is not None and claim.base.resource_version == "5"  # no read first
@@ -144,10 +149,10 @@ def test_expiry_counts_from_when_the_change_was_seen_not_from_renew_time() -> No
     c.request(Started(), 0.0)
     c.feed(WatchStatus(healthy=True), 0.0)
     assert c.feed(LeaseRead(lease("other", "5", renew_offset=-3600)), 1.0) == []
-    assert c.machine.wake_at == 5.0
+    assert c.machine.expiry() == 5.0
     # Another renewal arrives by watch: a change, so the wait starts again.
     assert c.feed(WatchEvent(lease("other", "6", renew_offset=-3598)), 3.0) == []
-    assert c.machine.wake_at == 7.0
+    assert c.machine.expiry() == 7.0
 
 
 def test_an_unchanged_record_with_a_new_resource_version_does_not_restart_the_wait() -> None:
@@ -437,6 +442,8 @@ def test_a_resigning_leader_drains_releases_and_sits_out_one_lease_duration() ->
     read = c.request(TimerFired(), 1.2)  # it reads again, but does not take the free Lease
     assert isinstance(read, Get)
     assert c.feed(LeaseRead(lease("", "11", transitions=0)), 1.3) == []
+    assert c.machine.wake_at == 4.2  # when the quiet watch would be distrusted (rule 10)
+    assert c.feed(WatchStatus(healthy=True), 4.2) == []  # a bookmark: still alive
     assert c.machine.wake_at == 5.2
     acquire = c.request(TimerFired(), 5.2)  # nobody took it: compete again
     assert isinstance(acquire, Put) and acquire.op is Op.ACQUIRE
@@ -452,6 +459,7 @@ def test_a_resigned_candidate_follows_whoever_takes_over() -> None:
     c.request(TimerFired(), 1.2)
     c.feed(WatchStatus(healthy=True), 1.2)
     assert c.feed(LeaseRead(lease("other", "12", transitions=1)), 1.3) == []
+    assert c.feed(WatchStatus(healthy=True), 4.2) == []  # a bookmark
     assert c.machine.wake_at == 5.3  # the other's claim, not the sit-out
     assert c.events[-1] == Changed("other")
 
@@ -492,11 +500,12 @@ def test_a_follower_without_a_watch_polls_every_renewal_interval() -> None:
     assert isinstance(c.request(TimerFired(), 2.0), Get)
 
 
-def test_a_follower_with_a_watch_makes_no_request_until_expiry() -> None:
+def test_a_follower_whose_watch_speaks_makes_no_request_until_expiry() -> None:
     c = Candidate()
     c.request(Started(), 0.0)
     c.feed(WatchStatus(healthy=True), 0.0)
     c.feed(LeaseRead(lease("other", "5")), 0.0)
+    assert c.feed(WatchStatus(healthy=True), 2.5) == []  # a bookmark
     assert c.machine.wake_at == 4.0
 
 
@@ -567,3 +576,210 @@ def test_a_lease_recreated_under_the_leader_is_a_deletion_not_a_takeover() -> No
     }
     c.feed(LeaseRead(observe(recreated)), 2.01)
     assert Lost(LostReason.LEASE_DELETED, 0) in c.events
+
+
+# -- issue #10: safety and liveness under hostile conditions -----------------------------------
+def leading_with(transitions: int, now: float = 0.0) -> Candidate:
+    """A candidate that took a free Lease whose leaseTransitions was ``transitions``."""
+    c = Candidate()
+    c.request(Started(), now)
+    claim = c.request(LeaseRead(lease("", "5", transitions=transitions)), now)
+    assert isinstance(claim, Put)
+    c.feed(WriteSucceeded(Op.ACQUIRE, written(claim, "6"), sent_at=now), now)
+    assert c.machine.state is State.LEADING
+    return c
+
+
+@pytest.mark.parametrize(
+    ("situation", "lowered_to"),
+    [
+        pytest.param("a restored backup", 0, id="lowered to 0"),
+        pytest.param("a stale kubectl apply", 2, id="lowered by one"),
+        pytest.param("a raise by hand", 9, id="raised"),
+    ],
+)
+def test_a_leader_writes_its_own_token_back_when_it_is_changed_under_it(
+    situation: str, lowered_to: int
+) -> None:
+    c = leading_with(2)
+    assert c.machine.token == 3
+    edited = lease("me", "7", transitions=lowered_to)
+    renew = c.request(WatchEvent(edited), 0.5)  # a contradiction: renew at once (rule 4)
+    assert isinstance(renew, Put) and renew.op is Op.RENEW
+    assert renew.record.lease_transitions == 3, situation
+    c.feed(WriteSucceeded(Op.RENEW, written(renew, "8"), sent_at=0.5), 0.5)
+    assert c.machine.token == 3  # the term keeps its token
+    assert c.events.count(Acquired(3)) == 1
+
+
+def test_a_release_writes_the_term_s_token_even_if_it_was_lowered() -> None:
+    c = leading_with(2)
+    c.feed(WatchEvent(lease("me", "7", transitions=0)), 0.5)
+    c.feed(StopRequested(), 0.6)
+    release = c.request(Drained(3), 0.7)
+    assert isinstance(release, Put) and release.op is Op.RELEASE
+    assert release.record.lease_transitions == 3
+
+
+@pytest.mark.parametrize(
+    ("seen", "now_in_lease", "expected"),
+    [
+        pytest.param([3], 3, 4, id="plain: one more than the Lease"),
+        pytest.param([3], 0, 4, id="lowered by hand: above the highest seen"),
+        pytest.param([9, 2], 2, 10, id="lowered while we followed"),
+        pytest.param([2147483646], 2147483646, 2147483647, id="the int32 maximum"),
+        pytest.param([2147483647], 2147483647, 0, id="past the int32 maximum: wraps to 0"),
+        pytest.param([2147483647, 0], 0, 1, id="after a wrap: 0 is later than the maximum"),
+        pytest.param([2147483647, 5], 5, 6, id="after a wrap: small values are later"),
+    ],
+)
+def test_an_acquisition_writes_a_token_above_every_value_seen(
+    seen: list[int], now_in_lease: int, expected: int
+) -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    for i, value in enumerate(seen):
+        c.feed(WatchEvent(lease("other", str(10 + i), transitions=value)), 0.0)
+    claim = c.request(WatchEvent(lease("", "20", transitions=now_in_lease)), 0.1)  # released
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+    assert claim.record.lease_transitions == expected
+
+
+def test_a_hand_edit_naming_a_follower_waits_out_the_previous_holder() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=4)), 0.0)
+    # kubectl edit: holderIdentity "me", written by nobody of ours.
+    assert c.feed(WatchEvent(lease("me", "6", transitions=4, renew_offset=1)), 1.0) == []
+    assert c.machine.hold_off_until == 5.0  # observed at 1.0 + the previous 4 s
+    assert Acquired(5) not in c.events
+    c.feed(WatchStatus(healthy=True), 2.5)  # a bookmark: the watch still speaks
+    c.feed(WatchStatus(healthy=True), 4.9)
+    assert c.machine.wake_at == 5.0
+    claim = c.request(TimerFired(), 5.0)
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+    assert claim.record.lease_transitions == 5  # a new term, a new token
+
+
+def test_a_hand_edit_naming_a_follower_that_then_sees_a_release_takes_it_at_once() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=4)), 0.0)
+    c.feed(WatchEvent(lease("me", "6", transitions=4, renew_offset=1)), 1.0)
+    claim = c.request(WatchEvent(lease("", "7", transitions=4, renew_offset=2)), 1.5)
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+
+
+def test_the_answer_to_our_own_lost_acquisition_is_not_a_hand_edit() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=4, duration=1)), 0.0)
+    claim = c.request(TimerFired(), 1.0)  # expired
+    assert isinstance(claim, Put)
+    # The write timed out, but the server applied it: the Lease holds the record we sent.
+    c.feed(RequestFailed(Op.ACQUIRE, Failure.TRANSIENT, 1.0), 2.0)
+    applied = lease("me", "6", transitions=5)
+    assert applied.record != claim.record  # (the helper's times differ; make them equal)
+    body = dict(applied.body)
+    spec = dict(body["spec"])
+    spec["acquireTime"] = spec["renewTime"] = "2026-11-24T12:00:01.000000Z"
+    body["spec"] = spec
+    applied = observe(body)
+    assert applied.record == claim.record
+    again = c.request(LeaseRead(applied), 2.5)
+    assert isinstance(again, Put) and again.op is Op.ACQUIRE
+    assert c.machine.hold_off_until == -math.inf
+
+
+def test_a_leader_that_lost_by_renew_failure_sits_out_before_competing_again() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.request(TimerFired(), 2.0)
+    c.feed(RequestFailed(Op.RENEW, Failure.TRANSIENT, 2.0), 3.0)
+    assert c.events[-1] == Lost(LostReason.RENEW_FAILED, 0)
+    assert c.machine.sit_out_until == 7.0  # one lease duration (jitter 0 here)
+    c.feed(WatchStatus(healthy=True), 3.0)
+    # Its late renewals were applied: the Lease still names it. It does not take it back.
+    assert c.feed(WatchEvent(lease("me", "12", transitions=0, renew_offset=3)), 3.1) == []
+    c.feed(WatchStatus(healthy=True), 5.0)
+    assert c.machine.wake_at == 7.0
+    claim = c.request(TimerFired(), 7.0)  # nobody took it: compete again
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+
+
+def test_a_sit_out_after_renew_failure_is_jittered() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.request(TimerFired(), 2.0)
+    machine, _ = step(
+        c.machine,
+        RequestFailed(Op.RENEW, Failure.TRANSIENT, 2.0),
+        now=3.0,
+        wall=WALL,
+        jitter=0.5,
+    )
+    assert machine.sit_out_until == 3.0 + 4.0 + 0.5 * 1.0  # up to a quarter lease duration
+
+
+def test_an_acquisition_answered_after_its_deadline_is_no_term_at_all() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    claim = c.request(LeaseRead(lease("", "5", transitions=1)), 0.0)
+    assert isinstance(claim, Put)
+    actions = c.feed(WriteSucceeded(Op.ACQUIRE, written(claim, "6"), sent_at=0.0), 3.0)
+    assert all(isinstance(a, Get) for a in actions)  # it only reads while it sits out
+    assert c.machine.state is State.FOLLOWING
+    assert not any(isinstance(e, Acquired | Lost) for e in c.events)
+    assert c.machine.sit_out_until == 7.0
+
+
+def test_an_acquisition_answered_just_before_its_deadline_is_a_term() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    claim = c.request(LeaseRead(lease("", "5", transitions=1)), 0.0)
+    assert isinstance(claim, Put)
+    c.feed(WriteSucceeded(Op.ACQUIRE, written(claim, "6"), sent_at=0.0), 2.9)
+    assert c.machine.state is State.LEADING
+    assert c.events[-2:] == [Acquired(2), Changed("me")]
+
+
+def test_a_silent_watch_is_distrusted_and_the_follower_polls() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5", duration=10)), 0.0)
+    c.feed(WatchEvent(lease("other", "6", duration=10, renew_offset=2)), 2.0)  # it speaks
+    assert c.machine.wake_at == 5.0  # 2.0 + 1.5 x the interval
+    read = c.request(TimerFired(), 5.0)  # silent since 2.0: read
+    assert isinstance(read, Get)
+    assert c.feed(LeaseRead(lease("other", "6", duration=10, renew_offset=2)), 5.1) == []
+    assert c.machine.wake_at == 7.1  # and again every renewal interval
+    read = c.request(TimerFired(), 7.1)
+    claim = c.request(LeaseRead(lease("", "7", renew_offset=6)), 7.2)  # released
+    assert isinstance(claim, Put) and claim.op is Op.ACQUIRE
+
+
+def test_a_follower_told_to_wait_waits_at_least_that_long() -> None:
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.request(LeaseRead(lease("", "5")), 0.0)
+    assert c.feed(RequestFailed(Op.ACQUIRE, Failure.TRANSIENT, 0.0, retry_after=5.0), 0.1) == []
+    assert c.machine.wake_at == 5.1
+    machine, _ = step(
+        c.machine, TimerFired(), now=0.2, wall=WALL, jitter=0.0
+    )  # nothing before then
+    assert machine.wake_at == 5.1
+
+
+def test_a_leader_told_to_wait_tries_once_more_before_its_deadline() -> None:
+    c = Candidate()
+    c.lead(0.0)
+    c.request(TimerFired(), 2.0)
+    assert c.feed(RequestFailed(Op.RENEW, Failure.TRANSIENT, 2.0, retry_after=5.0), 2.1) == []
+    assert c.machine.state is State.LEADING
+    assert c.machine.wake_at == 2.5  # deadline 3.0 - final_attempt 0.5, not 7.1
+    renew = c.request(TimerFired(), 2.5)
+    assert isinstance(renew, Put) and renew.timeout == pytest.approx(0.5)

@@ -3,15 +3,18 @@
 Hypothesis drives one candidate ("me") through any order of API answers (success, 409, 404,
 5xx, timeouts — some of them applied although the answer was lost), watch events (current or
 stale), watch breakage, clock steps, other candidates that take the Lease over by the rules,
-people who edit or delete it, and stop(). A tiny in-memory "API server" keeps the Lease and
+people who edit or delete it (or lower ``leaseTransitions``, or write our name as holder),
+and stop(). A tiny in-memory "API server" keeps the Lease and
 the time of every change. After every step it checks:
 
 - never leader past the renew deadline, and never leader when a rule-abiding candidate could
   take over (the Lease unchanged for leaseDurationSeconds by *server* time, the most
   aggressive view any other candidate can have);
 - elected and lost strictly alternate;
-- every term's fencing token is larger than the last one, and ``leaseTransitions`` grows on
-  every change of holder;
+- every term's fencing token is larger than the last one (even when a person lowered
+  ``leaseTransitions`` meanwhile), and ``leaseTransitions`` grows on every change of holder;
+- after a person wrote our name as holder while we saw another holder, we do not lead before
+  that holder's claim has run out (rule 9);
 - at most one request in flight, and no busy loop (the next wake-up is in the future).
 """
 
@@ -68,6 +71,7 @@ class ElectionModel(RuleBasedStateMachine):
         self.events: list[Acquired | Lost] = []
         self.tokens: list[int] = []
         self.others = 0
+        self.foreign_claim_until = -1.0  # rule 9: not leader before this
         self.feed(Started())
 
     # -- plumbing ------------------------------------------------------------------------
@@ -88,9 +92,13 @@ class ElectionModel(RuleBasedStateMachine):
     def observed(self) -> ObservedLease | None:
         return observe(self.lease) if self.lease is not None else None
 
-    def write(self, record: LeaseRecord, *, at: float, metadata_only: bool = False) -> None:
+    def write(
+        self, record: LeaseRecord, *, at: float, metadata_only: bool = False, by_hand: bool = False
+    ) -> None:
         old = observe(self.lease).record if self.lease is not None else None
-        if old is not None and record.holder_identity != old.holder_identity and record.is_held:
+        changed = old is not None and record.holder_identity != old.holder_identity
+        if changed and record.is_held and not by_hand:
+            assert old is not None
             assert record.lease_transitions > old.lease_transitions, "holder changed, token not"
         self.rv += 1
         spec = {
@@ -125,7 +133,9 @@ class ElectionModel(RuleBasedStateMachine):
     @rule(
         took=st.floats(min_value=0.0, max_value=1.0),
         applied=st.floats(min_value=0.0, max_value=1.0),
-        outcome=st.sampled_from(["ok", "transient", "forbidden", "lost-answer", "timeout"]),
+        outcome=st.sampled_from(
+            ["ok", "transient", "forbidden", "lost-answer", "timeout", "throttled"]
+        ),
     )
     def answer(self, took: float, applied: float, outcome: str) -> None:
         """The request takes a fraction of its timeout; a write lands somewhere within it."""
@@ -139,7 +149,7 @@ class ElectionModel(RuleBasedStateMachine):
             if outcome == "ok":
                 self.feed(LeaseRead(self.observed()))
             else:
-                self.feed(RequestFailed(Op.GET, _failure(outcome), sent))
+                self.feed(RequestFailed(Op.GET, _failure(outcome), sent, _retry_after(outcome)))
             return
         current = self.observed()
         if action.base is None:
@@ -162,7 +172,7 @@ class ElectionModel(RuleBasedStateMachine):
             assert lease is not None
             self.feed(WriteSucceeded(action.op, lease, sent))
         else:
-            self.feed(RequestFailed(action.op, _failure(outcome), sent))
+            self.feed(RequestFailed(action.op, _failure(outcome), sent, _retry_after(outcome)))
 
     # -- the rest of the world -------------------------------------------------------------
     @precondition(lambda self: self.pending is None and self.history)
@@ -201,12 +211,42 @@ class ElectionModel(RuleBasedStateMachine):
         self.tainted = True  # a fresh Lease restarts the tokens: not ours to fence
 
     @precondition(lambda self: self.pending is None and self.lease is not None)
-    @rule(kind=st.sampled_from(["label", "label", "label", "delete", "force-holder"]))
+    @rule(
+        kind=st.sampled_from(
+            ["label", "label", "label", "delete", "force-holder", "lower-token", "name-me"]
+        )
+    )
     def person_edits(self, kind: str) -> None:
         assert self.lease is not None
         record = observe(self.lease).record
         if kind == "label":
             self.write(record, at=self.now, metadata_only=True)
+        elif kind == "lower-token":
+            # A restored backup: not a breach of the rules we may ignore — tokens must still grow.
+            lowered = LeaseRecord(
+                record.holder_identity,
+                record.lease_duration_seconds,
+                None,
+                None,
+                record.lease_transitions // 2,
+            )
+            self.write(lowered, at=self.now, by_hand=True)
+        elif kind == "name-me":
+            seen = self.machine.observed
+            if record.holder_identity in ("", "me"):
+                return
+            if (
+                self.machine.state is State.FOLLOWING
+                and seen is not None
+                and not self.machine.lease_missing
+                and seen.record.holder_identity == record.holder_identity
+            ):
+                # We saw that holder: we must not lead before its claim has run out (rule 9).
+                duration = max(record.lease_duration_seconds, 1)
+                self.foreign_claim_until = max(self.foreign_claim_until, self.now + duration)
+            named = LeaseRecord("me", 2, None, None, record.lease_transitions)
+            self.write(named, at=self.now, by_hand=True)
+            self.tainted = True  # "me" holds the Lease without a term of ours
         elif kind == "delete":
             self.delete()
             self.tainted = True
@@ -263,6 +303,13 @@ class ElectionModel(RuleBasedStateMachine):
         )
 
     @invariant()
+    def a_hand_edit_naming_us_waits_out_the_previous_holder(self) -> None:
+        if self.machine.is_leader_at(self.now):
+            assert self.now >= self.foreign_claim_until, (
+                "led on a hand edit before the previous holder's claim ran out"
+            )
+
+    @invariant()
     def elected_and_lost_alternate(self) -> None:
         for i, event in enumerate(self.events):
             assert isinstance(event, Acquired if i % 2 == 0 else Lost), self.events
@@ -282,6 +329,10 @@ class ElectionModel(RuleBasedStateMachine):
 
 def _failure(outcome: str) -> Failure:
     return Failure.FORBIDDEN if outcome == "forbidden" else Failure.TRANSIENT
+
+
+def _retry_after(outcome: str) -> float:
+    return 5.0 if outcome == "throttled" else 0.0
 
 
 ElectionModel.TestCase.settings = settings(
