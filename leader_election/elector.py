@@ -20,8 +20,7 @@ import threading
 from collections.abc import Callable
 
 from leader_election.clock import Clock
-from leader_election.errors import ApiError, ConflictError, ForbiddenError, NotFoundError
-from leader_election.errors import UnauthorizedError as _Unauthorized
+from leader_election.errors import ApiError
 from leader_election.lock import LeaseLock
 from leader_election.options import LeaderElectionOptions
 from leader_election.record import MAX_TRANSITIONS
@@ -73,16 +72,6 @@ def _ignore_request(op: Op, seconds: float, failure: Failure | None) -> None:
 def policy_for(options: LeaderElectionOptions) -> Policy:
     """The state machine's policy (seconds) for a module's options."""
     return Policy.of(options.identity, options.timing, release_on_stop=options.release_on_stop)
-
-
-def _classify(exc: ApiError) -> Failure:
-    if isinstance(exc, ConflictError):
-        return Failure.CONFLICT
-    if isinstance(exc, NotFoundError):
-        return Failure.NOT_FOUND
-    if isinstance(exc, ForbiddenError | _Unauthorized):
-        return Failure.FORBIDDEN
-    return Failure.TRANSIENT
 
 
 class Elector:
@@ -265,7 +254,7 @@ class Elector:
             else:
                 lease = self._lock.replace(action.base, action.record, action.timeout)
         except ApiError as exc:
-            failure = _classify(exc)
+            failure = exc.failure
             self._report_failure(action.op, failure, exc)
             return RequestFailed(action.op, failure, sent_at, retry_after=exc.retry_after)
         self._last_error = None
@@ -286,7 +275,7 @@ class Elector:
         if failure is Failure.CONFLICT:
             logger.debug("lease %s (%s): %s lost a race: %s", lease, identity, op.value, exc)
             return
-        fatal = failure is Failure.FORBIDDEN or (failure is Failure.NOT_FOUND and op is Op.CREATE)
+        fatal = exc.fatal
         if fatal and not self.first_round.is_set():
             self.first_round_error = exc
             self.first_round.set()

@@ -19,6 +19,7 @@ and keeps competing. ``ApiError`` reaches user code only from calls the user mak
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "ApiError",
     "ConfigurationError",
     "ConflictError",
+    "Failure",
     "ForbiddenError",
     "LeaderElectionError",
     "MissingExtraError",
@@ -33,6 +35,20 @@ __all__ = [
     "NotFoundError",
     "UnauthorizedError",
 ]
+
+
+class Failure(str, enum.Enum):
+    """How a request failed, as far as the election cares: every ``ApiError`` carries one
+    (``error.failure``), the state machine decides on it, observers and metrics receive it."""
+
+    CONFLICT = "conflict"
+    """409: a stale resourceVersion on update, or the name already exists on create."""
+    NOT_FOUND = "not_found"
+    """404: the Lease is gone (update), or its namespace does not exist (create)."""
+    FORBIDDEN = "forbidden"
+    """401/403: credentials or RBAC; retried slowly, as permissions can be fixed live."""
+    TRANSIENT = "transient"
+    """No answer, 429, 5xx, or anything else: retried with backoff."""
 
 
 class LeaderElectionError(Exception):
@@ -72,7 +88,10 @@ class ApiError(LeaderElectionError):
         retry_after: seconds the server asked the client to wait before retrying (the
             ``Retry-After`` header or the Status' ``details.retryAfterSeconds``, as API
             Priority and Fairness sends with 429), 0 when it did not ask.
+        failure: what the failure means for the election (``Failure``).
     """
+
+    failure: Failure = Failure.TRANSIENT
 
     def __init__(
         self,
@@ -91,18 +110,35 @@ class ApiError(LeaderElectionError):
         self.verb = verb
         self.retry_after = retry_after
 
+    @property
+    def fatal(self) -> bool:
+        """Waiting will not cure it: credentials or RBAC (401/403), or a namespace that does
+        not exist (404 on create). The one place that decides; the engine still retries
+        such errors slowly, as permissions can be fixed while it runs."""
+        return self.failure is Failure.FORBIDDEN or (
+            self.failure is Failure.NOT_FOUND and self.verb == "create"
+        )
+
 
 class UnauthorizedError(ApiError):
     """401: the API server did not accept the credentials (expired token, wrong cluster)."""
+
+    failure = Failure.FORBIDDEN
 
 
 class ForbiddenError(ApiError):
     """403: RBAC denies the verb. The message names verb, resource and namespace."""
 
+    failure = Failure.FORBIDDEN
+
 
 class NotFoundError(ApiError):
     """404: the Lease does not exist, or its namespace does not."""
 
+    failure = Failure.NOT_FOUND
+
 
 class ConflictError(ApiError):
     """409: a write carried a stale ``resourceVersion``, or a create found the name taken."""
+
+    failure = Failure.CONFLICT

@@ -83,6 +83,7 @@ import enum
 import math
 from dataclasses import dataclass
 
+from leader_election.errors import Failure
 from leader_election.record import (
     LeaseRecord,
     ObservedLease,
@@ -162,19 +163,6 @@ class Op(str, enum.Enum):
     ACQUIRE = "acquire"
     RENEW = "renew"
     RELEASE = "release"
-
-
-class Failure(str, enum.Enum):
-    """How a request failed, as far as the election cares."""
-
-    CONFLICT = "conflict"
-    """409: a stale resourceVersion on update, or the name already exists on create."""
-    NOT_FOUND = "not_found"
-    """404: the Lease is gone (update), or its namespace does not exist (create)."""
-    FORBIDDEN = "forbidden"
-    """401/403: credentials or RBAC; retried slowly, as permissions can be fixed live."""
-    TRANSIENT = "transient"
-    """No answer, 429, 5xx, or anything else: retried with backoff."""
 
 
 # -- observations: what the elector tells the machine --------------------------------------

@@ -41,10 +41,7 @@ from typing import Any
 from leader_election.errors import (
     ApiError,
     ConfigurationError,
-    ForbiddenError,
     MisuseError,
-    NotFoundError,
-    UnauthorizedError,
 )
 from leader_election.events import LeaderLostEvent, leader_changed, leader_elected, leader_lost
 from leader_election.module import LeaderElectionModule
@@ -98,10 +95,8 @@ def _exit_status(returncode: int) -> int:
 
 
 def _is_fatal(error: ApiError | None) -> bool:
-    """Errors that waiting will not cure: bad credentials, RBAC, a missing namespace."""
-    if isinstance(error, ForbiddenError | UnauthorizedError):
-        return True
-    return isinstance(error, NotFoundError) and error.verb == "create"
+    """Errors that waiting will not cure (``ApiError.fatal``)."""
+    return error is not None and error.fatal
 
 
 class _Supervisor:
