@@ -105,7 +105,7 @@ def options_from_config(conf: Mapping[str, Any]) -> LeaderElectionOptions:
             )
         values[name] = value
     key = CONFIG_PREFIX + "handle_signals"
-    if key in values:
+    if "handle_signals" in values:
         try:
             wanted = LeaderElectionOptions.from_mapping(
                 {"handle_signals": values["handle_signals"]}
