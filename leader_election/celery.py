@@ -149,6 +149,7 @@ class _LeaderElectedMixin(Scheduler):  # type: ignore[misc]  # celery ships no t
         self._le_term: Term | None = None
         self._le_sending: Term | None = None
         self._le_ticking = 0
+        self._le_in_tick = False
         self._le_closed = False
         self._le_previous: dict[int, Any] = {}
         self._le_deferred: tuple[int, FrameType | None] | None = None
@@ -200,23 +201,29 @@ class _LeaderElectedMixin(Scheduler):  # type: ignore[misc]  # celery ships no t
     def tick(self, *args: Any, **kwargs: Any) -> Any:
         """Run a tick of the scheduler class while leading; otherwise send nothing and ask to
         be called again within one renewal interval."""
-        with self._le_cond:
-            term = self._le_term
-            if term is None or term.is_set() or self._le_closed:
-                term = None
-            else:
-                self._le_sending = term
-                self._le_ticking += 1
-        if term is None:
-            return self._le_follower_interval()
+        # First, before any lock is taken: a signal from here on is held until the tick
+        # returned, so beat's handler never runs while this thread holds _le_cond.
+        self._le_in_tick = True
         try:
-            return super().tick(*args, **kwargs)
-        finally:
             with self._le_cond:
-                self._le_ticking -= 1
-                if not self._le_ticking:
-                    self._le_sending = None
-                self._le_cond.notify_all()
+                term = self._le_term
+                if term is None or term.is_set() or self._le_closed:
+                    term = None
+                else:
+                    self._le_sending = term
+                    self._le_ticking += 1
+            if term is None:
+                return self._le_follower_interval()
+            try:
+                return super().tick(*args, **kwargs)
+            finally:
+                with self._le_cond:
+                    self._le_ticking -= 1
+                    if not self._le_ticking:
+                        self._le_sending = None
+                    self._le_cond.notify_all()
+        finally:
+            self._le_in_tick = False
             self._le_signal_held_during_tick()
 
     def apply_async(
@@ -286,7 +293,7 @@ class _LeaderElectedMixin(Scheduler):  # type: ignore[misc]  # celery ships no t
 
     def _le_on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Runs on the main thread, between two bytecodes of whatever it was doing.
-        if self._le_ticking and threading.current_thread() is self._le_thread:
+        if self._le_in_tick and threading.current_thread() is self._le_thread:
             logger.info(
                 "celery beat: %s during a tick: handled once the tick returned",
                 signal.Signals(signum).name,
@@ -297,7 +304,7 @@ class _LeaderElectedMixin(Scheduler):  # type: ignore[misc]  # celery ships no t
 
     def _le_signal_held_during_tick(self) -> None:
         held, self._le_deferred = self._le_deferred, None
-        if held is not None and not self._le_ticking:
+        if held is not None:
             self._le_hand_on(*held)
 
     def _le_hand_on(self, signum: int, frame: FrameType | None) -> None:
