@@ -165,3 +165,49 @@ def test_missing_apscheduler_fails_with_an_install_hint(monkeypatch: pytest.Monk
     monkeypatch.delitem(sys.modules, "leader_election.apscheduler", raising=False)
     with pytest.raises(MissingExtraError, match=r"pip install 'leader-election\[apscheduler\]'"):
         importlib.import_module("leader_election.apscheduler")
+
+
+def test_resign_hands_the_schedule_to_the_other_candidate_without_overlap(
+    candidate: Factory,
+) -> None:
+    a, b = candidate("a"), candidate("b")
+    schedulers = {"a": BackgroundScheduler(), "b": BackgroundScheduler()}
+    jobs = {name: Recorder(scheduler, seconds=0.15) for name, scheduler in schedulers.items()}
+    try:
+        for module in (a, b):
+            scheduler = schedulers[module.identity]
+            scheduler.add_job(jobs[module.identity], "interval", seconds=0.2)
+            schedule_while_leader(module, scheduler)
+            scheduler.start()
+        a.start()
+        assert a.wait_for_leadership(10)
+        b.start()
+        assert jobs["a"].started.wait(10)
+        # Resign while a run is most likely in progress: it finishes before b leads.
+        assert a.resign()
+        wait_for(lambda: len(jobs["b"].runs) >= 2, 10, what="two runs on b")
+        assert not a.is_leader
+        a_runs, b_runs = jobs["a"].runs, jobs["b"].runs
+        assert max(end for _, end, _ in a_runs) <= min(start for start, _, _ in b_runs)
+        assert {token for _, _, token in a_runs} == {0}
+        assert {token for _, _, token in b_runs} == {1}
+    finally:
+        for scheduler in schedulers.values():
+            scheduler.shutdown()
+
+
+def test_a_scheduler_started_during_a_term_starts_resumed(candidate: Factory) -> None:
+    a = candidate("a")
+    scheduler = BackgroundScheduler()
+    job = Recorder(scheduler)
+    scheduler.add_job(job, "interval", seconds=0.1)
+    schedule_while_leader(a, scheduler)
+    try:
+        a.start()
+        assert a.wait_for_leadership(10)
+        scheduler.start(paused=False)
+        wait_for(lambda: len(job.runs) >= 2, 10, what="runs of a scheduler started while leading")
+        assert {token for _, _, token in job.runs} == {0}
+    finally:
+        a.stop()
+        scheduler.shutdown()
