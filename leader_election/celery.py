@@ -18,7 +18,8 @@ validates them; errors name the key, the value and the rule.
 How it behaves:
 
 - a follower's tick sends nothing and asks to be called again within one
-  ``renewal_interval`` (beat sleeps between ticks and cannot be woken);
+  ``renewal_interval`` or one second, whichever is shorter (beat sleeps between ticks and
+  cannot be woken), so a new leader sends its first due task within that time;
 - every task a leader sends carries its term's fencing token in the message header
   ``leader_election_fencing_token`` (a worker reads it as
   ``task.request.leader_election_fencing_token``), so a worker can refuse a stale leader's
@@ -77,6 +78,9 @@ _OPTION_KEYS = {CONFIG_PREFIX + f.name: f.name for f in dataclasses.fields(Leade
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Re-check a tick in progress this often while draining (besides the wake-up at its end).
 _DRAIN_POLL = 0.1
+# A follower's tick asks beat to call it again within this many seconds at most: beat sleeps
+# between ticks and cannot be woken, and a follower's tick reads one attribute, no I/O.
+_FOLLOWER_TICK = 1.0
 
 
 def options_from_config(conf: Mapping[str, Any]) -> LeaderElectionOptions:
@@ -193,14 +197,14 @@ class _LeaderElectedMixin(Scheduler):  # type: ignore[misc]  # celery ships no t
             )
 
     def _le_follower_interval(self) -> float:
-        interval = self._le_options.timing.renewal_interval
+        interval = min(self._le_options.timing.renewal_interval, _FOLLOWER_TICK)
         max_interval = self.max_interval
         return float(min(interval, max_interval)) if max_interval else interval
 
     # -- beat's scheduler interface --------------------------------------------------------
     def tick(self, *args: Any, **kwargs: Any) -> Any:
         """Run a tick of the scheduler class while leading; otherwise send nothing and ask to
-        be called again within one renewal interval."""
+        be called again soon (``min(renewal_interval, 1 s, max_interval)``)."""
         # First, before any lock is taken: a signal from here on is held until the tick
         # returned, so beat's handler never runs while this thread holds _le_cond.
         self._le_in_tick = True
