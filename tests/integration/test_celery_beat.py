@@ -97,7 +97,6 @@ def test_the_leader_sends_with_the_fencing_token_and_close_releases(
 
 
 def test_a_follower_sends_nothing(app: Celery, server: LeaseAPIServer) -> None:
-    leader = RecordingLeader(app=app)
     follower_app = Celery("follower", broker="memory://", set_as_current=False)
     follower_app.conf.update({k: v for k, v in app.conf.items() if k.startswith("leader_")})
     follower_app.conf.update(
@@ -105,17 +104,20 @@ def test_a_follower_sends_nothing(app: Celery, server: LeaseAPIServer) -> None:
         leader_election_identity="follower",
         leader_election_api_client=server.api_client(user="follower"),
     )
-    follower = RecordingLeader(app=follower_app)
+    leader = RecordingLeader(app=app)
+    follower = None
     try:
         assert leader.election is not None
         assert leader.election.wait_for_leadership(10)
+        follower = RecordingLeader(app=follower_app)
         tick_until_sent(leader)
         # A follower's tick asks to be called again within one renewal interval.
         assert follower.tick() == pytest.approx(FAST["renewal_interval"] / 1000)
         assert follower.apply_async(follower.schedule["every-100-ms"]) is None
         assert follower.sent == []
     finally:
-        follower.close()
+        if follower is not None:
+            follower.close()
         leader.close()
         follower_app.close()
 
