@@ -211,3 +211,24 @@ def test_a_scheduler_started_during_a_term_starts_resumed(candidate: Factory) ->
     finally:
         a.stop()
         scheduler.shutdown()
+
+
+def test_a_job_past_drain_timeout_leaves_the_lease_to_expire(
+    candidate: Factory, server: LeaseAPIServer
+) -> None:
+    a = candidate("a", drain_timeout=300)
+    scheduler = BackgroundScheduler()
+    job = Recorder(scheduler, seconds=0.8)
+    scheduler.add_job(job, "interval", seconds=0.1)
+    schedule_while_leader(a, scheduler)
+    scheduler.start()
+    try:
+        a.start()
+        assert job.started.wait(10)
+        a.stop()
+        # The tie kept waiting for the run: the election gave up releasing.
+        assert holder(server) == "a"
+        wait_for(lambda: job.runs, 5, what="the long run to finish")
+        wait_for(lambda: current_term(scheduler) is None, 5, what="the tie to stop waiting")
+    finally:
+        scheduler.shutdown()
