@@ -35,6 +35,8 @@ EXTRA_MODULES = {
     "metrics": "leader_election.metrics",
     "testing": "leader_election.testing",
     "asgi": "leader_election.asgi",
+    "apscheduler": "leader_election.apscheduler",
+    "celery": "leader_election.celery",
 }
 # Extras for developing the project itself: resolved, never installed by the check.
 DEVELOPMENT_EXTRAS = {"test", "docs", "bench"}
