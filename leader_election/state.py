@@ -142,7 +142,10 @@ class LostReason(str, enum.Enum):
     """Why a ``leader.lost`` event was sent."""
 
     RELEASED = "released"
-    """We stopped and wrote the Lease free for the next candidate."""
+    """``stop()`` ended the term, to release the Lease for the next candidate once the term's
+    work has returned (drain, rule 7). The event goes out before the release, as it must: the
+    drain waits for its receivers. Should the drain outlast ``drain_timeout``, the Lease is
+    left to expire instead, and an error log says so."""
     STOPPED = "stopped"
     """We stopped without releasing (``release_on_stop=False``); others wait for expiry."""
     RENEW_FAILED = "renew_failed"
