@@ -99,8 +99,13 @@ def test_importing_the_app_does_not_start_the_election():
 def _project(tmp_path: Path, app: str, election: str) -> dict[str, str]:
     (tmp_path / "myapp.py").write_text(app)
     (tmp_path / "test_myapp.py").write_text(TEST_FILE.format(election=election))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KUBERNETES_"))}
-    env.update(HOME=str(tmp_path), KUBECONFIG=str(tmp_path / "absent"), PYTHONPATH=str(tmp_path))
+    # No cluster anywhere: no KUBECONFIG (a set but missing one is an error), an empty HOME.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "KUBERNETES_")) and k != "KUBECONFIG"
+    }
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(tmp_path))
     return env
 
 
