@@ -252,8 +252,9 @@ def _add_serve(commands: Any) -> None:
         help="run the embedded Lease API server until SIGINT/SIGTERM",
         description=(
             "Run the embedded Kubernetes Lease API server in the foreground (Leases, ConfigMaps, "
-            "Namespaces, Events) until SIGINT or SIGTERM. Prints the URL and the path of an "
-            "admin kubeconfig that kubectl and the official client load as-is."
+            "Namespaces, Events, Pods, SelfSubjectAccessReviews) until SIGINT or SIGTERM. "
+            "Prints the URL and the path of an admin kubeconfig that kubectl and the official "
+            "client load as-is."
         ),
     )
     parser.add_argument(

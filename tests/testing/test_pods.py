@@ -1,0 +1,226 @@
+"""Pods and SelfSubjectAccessReview on the embedded server, through the official client.
+
+Pods are what leader-pod labelling patches and what a Service selects; the reviews are what
+the RBAC preflight asks. Nothing runs a Pod here: it stays Pending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+from support import ROLE_YAML, ROLEBINDING_YAML, raw, status_of
+
+from leader_election.testing import LeaseAPIServer
+from leader_election.testing.auth import service_account_groups, service_account_username
+
+KUBECTL = shutil.which("kubectl")
+
+
+def pod(name: str, **labels: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
+    }
+
+
+@pytest.fixture
+def core(lease_api_server: LeaseAPIServer) -> client.CoreV1Api:
+    return client.CoreV1Api(lease_api_server.api_client())
+
+
+def test_a_created_pod_is_defaulted_and_pending(core: client.CoreV1Api) -> None:
+    created = core.create_namespaced_pod("default", pod("a", app="x"))
+    assert created.status.phase == "Pending"
+    assert created.spec.restart_policy == "Always"
+    assert created.spec.service_account_name == "default"
+    assert created.spec.containers[0].image_pull_policy == "IfNotPresent"
+    assert core.read_namespaced_pod("a", "default").metadata.uid == created.metadata.uid
+
+
+def test_a_pod_without_containers_is_invalid(core: client.CoreV1Api) -> None:
+    with pytest.raises(ApiException) as caught:
+        core.create_namespaced_pod(
+            "default", {"metadata": {"name": "a"}, "spec": {"containers": []}}
+        )
+    body = status_of(caught.value)
+    assert body["code"] == 422
+    assert "spec.containers: Required value" in body["message"]
+
+
+def test_labels_select_pods_and_field_selectors_select_by_phase(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod("a", app="x", role="leader"))
+    core.create_namespaced_pod("default", pod("b", app="x"))
+    leaders = core.list_namespaced_pod("default", label_selector="role=leader")
+    assert [p.metadata.name for p in leaders.items] == ["a"]
+    pending = core.list_namespaced_pod("default", field_selector="status.phase=Pending")
+    assert [p.metadata.name for p in pending.items] == ["a", "b"]
+    with pytest.raises(ApiException) as caught:
+        core.list_namespaced_pod("default", field_selector="spec.image=x")
+    assert "field label not supported: spec.image" in status_of(caught.value)["message"]
+
+
+@pytest.mark.parametrize(
+    ("patch_type", "document"),
+    [
+        ("application/merge-patch+json", {"metadata": {"labels": {"role": "leader"}}}),
+        ("application/strategic-merge-patch+json", {"metadata": {"labels": {"role": "leader"}}}),
+        (
+            "application/json-patch+json",
+            [{"op": "add", "path": "/metadata/labels/role", "value": "leader"}],
+        ),
+    ],
+)
+def test_each_patch_type_labels_a_pod(
+    lease_api_server: LeaseAPIServer, core: client.CoreV1Api, patch_type: str, document: Any
+) -> None:
+    core.create_namespaced_pod("default", pod("a", app="x"))
+    answer = raw(
+        core.api_client,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/a",
+        body=json.dumps(document).encode(),
+        headers={"Content-Type": patch_type},
+    )
+    assert answer.status == 200, answer.data
+    labels = core.read_namespaced_pod("a", "default").metadata.labels
+    assert labels == {"app": "x", "role": "leader"}
+
+
+def test_a_json_patch_test_op_refuses_when_the_label_moved_on(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod("a", role="follower"))
+    document = [
+        {"op": "test", "path": "/metadata/labels/role", "value": "leader"},
+        {"op": "remove", "path": "/metadata/labels/role"},
+    ]
+    answer = raw(
+        core.api_client,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/a",
+        body=json.dumps(document).encode(),
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+    assert answer.status == 422, answer.data
+    assert core.read_namespaced_pod("a", "default").metadata.labels == {"role": "follower"}
+
+
+def test_a_pods_spec_cannot_change_except_the_image(core: client.CoreV1Api) -> None:
+    core.create_namespaced_pod("default", pod("a"))
+    image = {"spec": {"containers": [{"name": "app", "image": "registry.example/app:2.0"}]}}
+    assert core.patch_namespaced_pod("a", "default", image).spec.containers[0].image.endswith("2.0")
+    with pytest.raises(ApiException) as caught:
+        core.patch_namespaced_pod("a", "default", {"spec": {"nodeName": "elsewhere"}})
+    assert "pod updates may not change fields" in status_of(caught.value)["message"]
+
+
+def test_a_watch_sees_a_label_added(core: client.CoreV1Api) -> None:
+    created = core.create_namespaced_pod("default", pod("a"))
+    core.patch_namespaced_pod("a", "default", {"metadata": {"labels": {"role": "leader"}}})
+    stream = watch.Watch()
+    seen = []
+    for event in stream.stream(
+        core.list_namespaced_pod,
+        "default",
+        resource_version=created.metadata.resource_version,
+        timeout_seconds=5,
+    ):
+        seen.append((event["type"], event["object"].metadata.labels))
+        stream.stop()
+    assert seen == [("MODIFIED", {"role": "leader"})]
+
+
+# -- SelfSubjectAccessReview ------------------------------------------------------------------
+
+
+def review(api_client: Any, verb: str, resource: str, name: str = "") -> Any:
+    attrs = {"verb": verb, "resource": resource, "namespace": "default"}
+    if resource == "leases":
+        attrs["group"] = "coordination.k8s.io"
+    if name:
+        attrs["name"] = name
+    authz = client.AuthorizationV1Api(api_client)
+    return authz.create_self_subject_access_review({"spec": {"resourceAttributes": attrs}})
+
+
+def test_without_rbac_every_review_is_allowed(lease_api_server: LeaseAPIServer) -> None:
+    answer = review(lease_api_server.api_client(), "delete", "pods")
+    assert answer.status.allowed is True
+    assert answer.spec.resource_attributes.verb == "delete"
+
+
+def test_with_rbac_a_review_answers_as_the_role_allows(
+    lease_api_server_factory: Callable[..., LeaseAPIServer],
+) -> None:
+    server = lease_api_server_factory(
+        authentication=True, rbac=ROLE_YAML + "---\n" + ROLEBINDING_YAML
+    )
+    user = service_account_username("default", "leader-election")
+    server.add_user(user, service_account_groups("default"))
+    api_client = server.api_client(user=user)
+    assert review(api_client, "get", "leases", "my-lease").status.allowed is True
+    assert review(api_client, "create", "leases").status.allowed is True
+    assert review(api_client, "get", "leases", "other").status.allowed is False
+    assert review(api_client, "patch", "pods", "p").status.allowed is False
+
+
+def test_a_review_needs_exactly_one_kind_of_attributes(lease_api_server: LeaseAPIServer) -> None:
+    authz = client.AuthorizationV1Api(lease_api_server.api_client())
+    with pytest.raises(ApiException) as caught:
+        authz.create_self_subject_access_review({"spec": {}})
+    assert caught.value.status == 422
+
+
+# -- kubectl --------------------------------------------------------------------------------
+
+
+@pytest.mark.kubectl
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
+def test_kubectl_labels_and_selects_the_leader_pod_and_asks_can_i(
+    lease_api_server_factory: Callable[..., LeaseAPIServer], tmp_path: Path
+) -> None:
+    server = lease_api_server_factory(
+        tls=True, authentication=True, rbac=ROLE_YAML + "---\n" + ROLEBINDING_YAML
+    )
+    core = client.CoreV1Api(server.api_client())
+    core.create_namespaced_pod("default", pod("a", app="x"))
+    core.create_namespaced_pod("default", pod("b", app="x"))
+    env = {
+        **os.environ,
+        "KUBECONFIG": server.kubeconfig_path,
+        "KUBECACHEDIR": str(tmp_path / "kube-cache"),
+        "HOME": str(tmp_path),
+    }
+
+    def kubectl(*args: str, kubeconfig: str = "") -> subprocess.CompletedProcess[str]:
+        assert KUBECTL is not None
+        return subprocess.run(
+            [KUBECTL, *args],
+            env={**env, "KUBECONFIG": kubeconfig or server.kubeconfig_path},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert kubectl("label", "pod", "b", "role=leader").returncode == 0
+    table = [
+        line.split() for line in kubectl("get", "pods", "-l", "role=leader").stdout.splitlines()
+    ]
+    assert table[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert [row[:3] for row in table[1:]] == [["b", "0/1", "Pending"]]
+    assert kubectl("auth", "can-i", "patch", "pods").stdout.strip() == "yes"
+    sa = "system:serviceaccount:default:leader-election"
+    server.add_user(sa, service_account_groups("default"))
+    as_sa = server.write_kubeconfig(tmp_path / "sa.kubeconfig", user=sa)
+    denied = kubectl("auth", "can-i", "patch", "pods", kubeconfig=as_sa)
+    assert (denied.stdout.strip(), denied.returncode) == ("no", 1)
+    allowed = kubectl("auth", "can-i", "update", "leases/my-lease", kubeconfig=as_sa)
+    assert (allowed.stdout.strip(), allowed.returncode) == ("yes", 0)
