@@ -54,7 +54,7 @@ def api_versions(server_address: str) -> dict[str, Any]:
 
 def served_groups() -> list[tuple[str, str]]:
     """(group, version) pairs served under ``/apis``: the stored kinds' and the reviews'."""
-    return sorted({*_resource_groups(), (review.GROUP, review.VERSION)})
+    return sorted({*_resource_groups(), *review.served_groups()})
 
 
 def _group_version(group_name: str, version: str) -> dict[str, str]:
@@ -101,15 +101,7 @@ def _api_resource(rtype: ResourceType) -> dict[str, Any]:
 def api_resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     """``/api/v1`` or ``/apis/{group}/{version}``, or None when not served."""
     resources = [r for r in RESOURCES if r.group == group_name and r.version == version]
-    reviews = (
-        [review.discovery_resource()]
-        if (group_name, version)
-        == (
-            review.GROUP,
-            review.VERSION,
-        )
-        else []
-    )
+    reviews = review.discovery_resources(group_name, version)
     if not resources and not reviews:
         return None
     body: dict[str, Any] = {"kind": "APIResourceList"}

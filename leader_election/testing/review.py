@@ -1,4 +1,5 @@
-"""``SelfSubjectAccessReview`` (``authorization.k8s.io/v1``): "may I do this?", answered by RBAC.
+"""``SelfSubjectAccessReview`` (``authorization.k8s.io/v1``): "may I do this?", answered by RBAC;
+and ``SelfSubjectReview`` (``authentication.k8s.io/v1``): "who am I?" (``kubectl auth whoami``).
 
 kube-apiserver answers ``POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`` without
 storing anything: it fills the requesting user into the review, asks its authorizer and returns
@@ -27,9 +28,11 @@ __all__ = [
     "RESOURCE",
     "VERSION",
     "decode_protobuf",
-    "discovery_resource",
+    "discovery_resources",
     "handles",
     "review",
+    "served_groups",
+    "who_am_i",
 ]
 
 GROUP = "authorization.k8s.io"
@@ -38,19 +41,51 @@ RESOURCE = "selfsubjectaccessreviews"
 KIND = "SelfSubjectAccessReview"
 
 
+AUTHN_GROUP = "authentication.k8s.io"
+AUTHN_RESOURCE = "selfsubjectreviews"
+AUTHN_KIND = "SelfSubjectReview"
+
+
 def handles(info: RequestInfo) -> bool:
     """True for requests this module answers (any method, so that others get 405)."""
-    return info.is_resource and info.group == GROUP and info.resource == RESOURCE
+    return info.is_resource and (
+        (info.group, info.resource) in ((GROUP, RESOURCE), (AUTHN_GROUP, AUTHN_RESOURCE))
+    )
 
 
-def discovery_resource() -> dict[str, Any]:
-    """The resource's entry in ``/apis/authorization.k8s.io/v1``."""
+def discovery_resources(group: str, version: str) -> list[dict[str, Any]]:
+    """The review resources listed in ``/apis/{group}/{version}`` (none for other groups)."""
+    if version != VERSION:
+        return []
+    if group == GROUP:
+        resource, singular, kind = RESOURCE, "selfsubjectaccessreview", KIND
+    elif group == AUTHN_GROUP:
+        resource, singular, kind = AUTHN_RESOURCE, "selfsubjectreview", AUTHN_KIND
+    else:
+        return []
+    return [
+        {
+            "name": resource,
+            "singularName": singular,
+            "namespaced": False,
+            "kind": kind,
+            "verbs": ["create"],
+        }
+    ]
+
+
+def served_groups() -> list[tuple[str, str]]:
+    """The (group, version) pairs of the review resources."""
+    return [(AUTHN_GROUP, VERSION), (GROUP, VERSION)]
+
+
+def who_am_i(user: UserInfo) -> dict[str, Any]:
+    """A ``SelfSubjectReview``: who the server thinks the requester is (kubectl auth whoami)."""
     return {
-        "name": RESOURCE,
-        "singularName": "selfsubjectaccessreview",
-        "namespaced": False,
-        "kind": KIND,
-        "verbs": ["create"],
+        "kind": AUTHN_KIND,
+        "apiVersion": f"{AUTHN_GROUP}/{VERSION}",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": {"username": user.name, "groups": list(user.groups)}},
     }
 
 
@@ -141,6 +176,8 @@ def review(
         raise status.generic_server_response(404)
     if request.method != "POST":
         raise status.generic_server_response(405)
+    if info.group == AUTHN_GROUP:
+        return 201, who_am_i(user)
     content_type = request.header("content-type").split(";", 1)[0].strip().lower()
     try:
         body = decode_protobuf(request.body) if content_type == PROTOBUF else parse_body(request)

@@ -224,3 +224,17 @@ def test_kubectl_labels_and_selects_the_leader_pod_and_asks_can_i(
     assert (denied.stdout.strip(), denied.returncode) == ("no", 1)
     allowed = kubectl("auth", "can-i", "update", "leases/my-lease", kubeconfig=as_sa)
     assert (allowed.stdout.strip(), allowed.returncode) == ("yes", 0)
+
+
+def test_a_self_subject_review_names_the_user_and_groups(
+    lease_api_server_factory: Callable[..., LeaseAPIServer],
+) -> None:
+    server = lease_api_server_factory(authentication=True, rbac=True)
+    server.add_user("bob", ["devs"])
+    answer = client.AuthenticationV1Api(server.api_client(user="bob")).create_self_subject_review(
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    )
+    assert answer.status.user_info.username == "bob"
+    assert answer.status.user_info.groups == ["devs", "system:authenticated"]
+    groups = client.ApisApi(server.api_client()).get_api_versions().groups
+    assert {"authorization.k8s.io", "authentication.k8s.io"} <= {g.name for g in groups}
