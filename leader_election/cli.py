@@ -1,9 +1,9 @@
-"""The ``leader-election`` command: ``status``, ``run``, ``serve`` and ``demo``.
+"""The ``leader-election`` command: ``status``, ``check``, ``run``, ``serve`` and ``demo``.
 
 This module is the whole command line and nothing else: the argparse registration of every
 subcommand, one handler per subcommand that turns parsed arguments into a call of its engine,
 and ``main(argv) -> int``, the only place where errors become exit codes. The engines live in
-their own modules (``status.read_status``, ``supervisor.supervise``,
+their own modules (``status.read_status``, ``check.run_check``, ``supervisor.supervise``,
 ``testing.server.LeaseAPIServer``, ``demo.run_demo``). The embedded server and the demo are
 imported by their handler only, so ``import leader_election.cli`` (and ``--help``) never loads
 the server or the ``kubernetes`` client.
@@ -23,7 +23,7 @@ from types import FrameType
 from typing import Any
 
 from leader_election._version import __version__
-from leader_election.errors import ConfigurationError, LeaderElectionError
+from leader_election.errors import ConfigurationError, LeaderElectionError, NotFoundError
 from leader_election.options import LeaderElectionOptions
 from leader_election.status import DEFAULT_TIMEOUT, read_status
 from leader_election.supervisor import LeadershipTimeout, supervise
@@ -60,9 +60,19 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--lease``, ``-n/--namespace`` and ``--kubeconfig``: how every command names a Lease."""
-    parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
+def add_lease_arguments(parser: argparse.ArgumentParser, *, positional: bool = False) -> None:
+    """``--lease``, ``-n/--namespace`` and ``--kubeconfig``: how every command names a Lease.
+
+    With ``positional``, the Lease may also be given as the first argument (``status my-app``);
+    the handler then reads it with ``_lease_name``.
+    """
+    if positional:
+        parser.add_argument(
+            "lease_positional", nargs="?", metavar="NAME", help="name of the Lease (or --lease)"
+        )
+        parser.add_argument("--lease", metavar="NAME", help="name of the Lease")
+    else:
+        parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
     parser.add_argument(
         "-n",
         "--namespace",
@@ -73,6 +83,29 @@ def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubeconfig", metavar="PATH", help="kubeconfig file to use (its current context)"
     )
+
+
+class _UsageError(Exception):
+    """Arguments that parse but do not make sense together (exit status 2)."""
+
+
+def _lease_name(args: argparse.Namespace) -> str:
+    """The Lease named positionally or by ``--lease`` (the same name if both)."""
+    positional = getattr(args, "lease_positional", None)
+    if positional and args.lease and positional != args.lease:
+        raise _UsageError(f"two Lease names: {positional!r} and --lease {args.lease!r}; give one")
+    name = positional or args.lease
+    if not name:
+        raise _UsageError(
+            f"which Lease? give its name: leader-election {args.command} NAME [-n NS] "
+            f"(or --lease NAME)"
+        )
+    return str(name)
+
+
+def _cli_wording(message: str) -> str:
+    """Library messages name options (``kubeconfig=``); on the command line they are flags."""
+    return message.replace("or pass kubeconfig= / api_client=", "or pass --kubeconfig PATH")
 
 
 # -- status --------------------------------------------------------------------------------
@@ -93,8 +126,10 @@ exit status:
   1   it does not exist, or the API refused (the message says why)
   2   invalid arguments, or no cluster configuration found
 
+  (with -o json, stdout always gets an object: {"found": false, ...} when missing)
+
 examples:
-  leader-election status --lease my-app -n prod
+  leader-election status my-app -n prod
   leader-election status --lease my-app -o json | jq .holder
 """
 
@@ -107,7 +142,7 @@ def _add_status(commands: Any) -> None:
         description=_STATUS_DESCRIPTION,
         epilog=_STATUS_EPILOG,
     )
-    add_lease_arguments(parser)
+    add_lease_arguments(parser, positional=True)
     parser.add_argument(
         "-o",
         "--output",
@@ -126,15 +161,97 @@ def _add_status(commands: Any) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Print the report; 0 once the Lease was read."""
-    status = read_status(
-        args.lease, args.namespace, kubeconfig=args.kubeconfig, timeout=args.request_timeout
-    )
+    """Print the report; 0 once the Lease was read, 1 when it does not exist."""
+    name = _lease_name(args)
+    try:
+        status = read_status(
+            name, args.namespace, kubeconfig=args.kubeconfig, timeout=args.request_timeout
+        )
+    except NotFoundError as exc:
+        if args.output == "json":
+            # A script piping into jq gets an object either way.
+            missing = {"namespace": args.namespace, "name": name, "found": False, "error": str(exc)}
+            sys.stdout.write(json.dumps(missing, indent=2) + "\n")
+        raise
     if args.output == "json":
-        sys.stdout.write(json.dumps(status.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps({**status.to_json(), "found": True}, indent=2) + "\n")
     else:
         sys.stdout.write(status.to_text())
     return 0
+
+
+# -- check ---------------------------------------------------------------------------------
+_CHECK_DESCRIPTION = """\
+Check that this machine can take part in an election on a Lease, and say what to fix:
+
+  1. which API server, found how (--kubeconfig, in-cluster, KUBECONFIG, ~/.kube/config,
+     as the library finds it), and as which user;
+  2. whether it answers, and this machine's clock offset from it (from the Date header,
+     +- round trip / 2 + 1 s);
+  3. RBAC, one SelfSubjectAccessReview per verb the library needs (--pod-label adds get and
+     patch on pods; create on events is optional);
+  4. the Lease: holder, last renewal, expired or not, transitions.
+"""
+
+_CHECK_EPILOG = """\
+exit status:
+  0   nothing is wrong (warnings, such as a Lease nobody created yet, are printed)
+  1   something is wrong: the verdict says what and what to do
+  2   invalid arguments, or a configuration that cannot be loaded
+
+examples:
+  leader-election check my-app -n prod
+  leader-election check --lease my-app --pod-label -o json | jq .verdict
+"""
+
+
+def _add_check(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="check connection, user, clock, RBAC and the Lease, with a verdict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_CHECK_DESCRIPTION,
+        epilog=_CHECK_EPILOG,
+    )
+    add_lease_arguments(parser, positional=True)
+    parser.add_argument(
+        "--pod-label",
+        action="store_true",
+        help="the application uses leader_pod_label: also check get and patch on pods",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default) or json for scripts",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_positive_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="give up on each request after this long (default: %(default)g)",
+    )
+    parser.set_defaults(command_spec=_Command(_check))
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Print the findings and the verdict; 1 when something is wrong."""
+    from leader_election.check import run_check  # noqa: PLC0415 - the engine, on use
+
+    report = run_check(
+        _lease_name(args),
+        args.namespace,
+        kubeconfig=args.kubeconfig,
+        pod_label=args.pod_label,
+        timeout=args.request_timeout,
+    )
+    if args.output == "json":
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(report.to_text())
+    return 0 if report.ok else 1
 
 
 # -- run -----------------------------------------------------------------------------------
@@ -337,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_status(commands)
+    _add_check(commands)
     _add_run(commands)
     _add_demo(commands)
     _add_serve(commands)
@@ -356,8 +474,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # status and run narrate through the library's loggers; serve and demo print.
             logging.basicConfig(level=logging.INFO, format="leader-election: %(message)s")
         return spec.handler(args)
-    except ConfigurationError as exc:
+    except _UsageError as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ConfigurationError as exc:
+        print(f"leader-election {args.command}: {_cli_wording(str(exc))}", file=sys.stderr)
         return 2
     except LeadershipTimeout as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)

@@ -214,7 +214,7 @@ class PreflightReport:
         """How to grant what is missing."""
         flags = " --pod-label" if self.pod_label else ""
         return (
-            "grant it with: leader-election rbac "
+            "Grant it with: leader-election rbac "
             f"--lease {self.lease_name} -n {self.namespace}{flags} --service-account SA "
             "| kubectl apply -f -  (SA: the Pod's serviceAccountName; the same manifests ship "
             "in the package: python -m leader_election rbac --help)"

@@ -157,7 +157,7 @@ def lease_from_api(
     if reply.status == 404 and not reply.is_status:
         # kube-apiserver answers every 404 with a Status object; anything else is some other
         # HTTP server (a wrong port, a proxy, an ingress) at the address in the configuration.
-        snippet = reply.data[:80].decode("utf-8", "replace").strip()
+        snippet = " ".join(reply.data[:200].decode("utf-8", "replace").split())[:60]
         raise ApiError(
             f"get {what}: {host} answered 404 without a Kubernetes Status body "
             f"({snippet!r}): it is not a Kubernetes API server; check the server address "
