@@ -1,12 +1,12 @@
-"""The ``leader-election`` command: ``status``, ``check``, ``run``, ``serve`` and ``demo``.
+"""The ``leader-election`` command: ``status``, ``check``, ``rbac``, ``run``, ``serve``, ``demo``.
 
 This module is the whole command line and nothing else: the argparse registration of every
 subcommand, one handler per subcommand that turns parsed arguments into a call of its engine,
 and ``main(argv) -> int``, the only place where errors become exit codes. The engines live in
-their own modules (``status.read_status``, ``check.run_check``, ``supervisor.supervise``,
-``testing.server.LeaseAPIServer``, ``demo.run_demo``). The embedded server and the demo are
-imported by their handler only, so ``import leader_election.cli`` (and ``--help``) never loads
-the server or the ``kubernetes`` client.
+their own modules (``status.read_status``, ``check.run_check``, ``rbac.manifests``,
+``supervisor.supervise``, ``testing.server.LeaseAPIServer``, ``demo.run_demo``). The embedded
+server, the demo, ``check`` and ``rbac`` are imported by their handler only, so ``import
+leader_election.cli`` (and ``--help``) never loads the server or the ``kubernetes`` client.
 """
 
 from __future__ import annotations
@@ -254,6 +254,96 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+# -- rbac ----------------------------------------------------------------------------------
+_RBAC_DESCRIPTION = """\
+Print a ServiceAccount, Role and RoleBinding (YAML) that let a Pod elect on one Lease, and
+nothing more: get, update and watch on that Lease by name, and create on leases (a create is
+authorized before its body is read, so Kubernetes cannot restrict it to a name).
+
+Optional rules: --pod-label adds get and patch on pods (the leader-pod label; Pod names are
+generated, so no resourceNames); --events adds create on events.
+
+The same manifests, for a Lease named my-app, ship in the package (leader_election/manifests/,
+a copy of the repository's rbac/).
+"""
+
+_RBAC_EPILOG = """\
+examples:
+  leader-election rbac my-app -n prod | kubectl apply -f -
+  leader-election rbac --lease my-app -n prod --service-account web --pod-label > rbac.yaml
+"""
+
+
+def _add_rbac(commands: Any) -> None:
+    parser = commands.add_parser(
+        "rbac",
+        help="print the ServiceAccount, Role and RoleBinding for a Lease (YAML)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_RBAC_DESCRIPTION,
+        epilog=_RBAC_EPILOG,
+    )
+    parser.add_argument(
+        "lease_positional", nargs="?", metavar="NAME", help="name of the Lease (or --lease)"
+    )
+    parser.add_argument("--lease", metavar="NAME", help="name of the Lease")
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        default="default",
+        metavar="NS",
+        help="namespace of the Lease and of the Pods (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--service-account",
+        default="leader-election",
+        metavar="SA",
+        help="the Pods' serviceAccountName (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help="name of the Role and RoleBinding (default: leader-election-LEASE)",
+    )
+    parser.add_argument(
+        "--pod-label", action="store_true", help="add get and patch on pods (leader-pod label)"
+    )
+    parser.add_argument("--events", action="store_true", help="add create on events")
+    parser.add_argument(
+        "--no-service-account",
+        action="store_true",
+        help="leave the ServiceAccount out (it exists already)",
+    )
+    parser.set_defaults(command_spec=_Command(_rbac))
+
+
+def _rbac(args: argparse.Namespace) -> int:
+    """Print the manifests; 2 for a name Kubernetes would refuse."""
+    from leader_election.rbac import manifests, render  # noqa: PLC0415 - the engine, on use
+
+    name = _lease_name(args)
+    objects = manifests(
+        name,
+        args.namespace,
+        service_account=args.service_account,
+        role_name=args.role_name or "",
+        pod_label=args.pod_label,
+        events=args.events,
+        with_service_account=not args.no_service_account,
+    )
+    header = (
+        f"leader-election rbac: leader election on Lease {args.namespace}/{name}, "
+        f"as ServiceAccount {args.namespace}/{args.service_account}.\n"
+        "Apply: kubectl apply -f FILE; then check: "
+        f"leader-election check {name} -n {args.namespace}"
+    )
+    if not args.pod_label:
+        header += "\nOptional: --pod-label (get, patch on pods for the leader-pod label)"
+    if not args.events:
+        header += "\nOptional: --events (create on events)"
+    sys.stdout.write(render(objects, header=header))
+    return 0
+
+
 # -- run -----------------------------------------------------------------------------------
 _RUN_DESCRIPTION = """\
 Run CMD only while this process holds the Lease, like etcdctl lock and consul lock.
@@ -455,6 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_status(commands)
     _add_check(commands)
+    _add_rbac(commands)
     _add_run(commands)
     _add_demo(commands)
     _add_serve(commands)
