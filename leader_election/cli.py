@@ -1,10 +1,12 @@
-"""The ``leader-election`` command: ``status``, ``check``, ``rbac``, ``run``, ``serve``, ``demo``.
+"""The ``leader-election`` command: ``status``, ``check``, ``rbac``, ``run``, ``sidecar``, ``serve``
+and ``demo``.
 
 This module is the whole command line and nothing else: the argparse registration of every
 subcommand, one handler per subcommand that turns parsed arguments into a call of its engine,
 and ``main(argv) -> int``, the only place where errors become exit codes. The engines live in
 their own modules (``status.read_status``, ``check.run_check``, ``rbac.manifests``,
-``supervisor.supervise``, ``testing.server.LeaseAPIServer``, ``demo.run_demo``). The embedded
+``supervisor.supervise``, ``sidecar.Sidecar``, ``testing.server.LeaseAPIServer``,
+``demo.run_demo``). The embedded
 server, the demo, ``check`` and ``rbac`` are imported by their handler only, so ``import
 leader_election.cli`` (and ``--help``) never loads the server or the ``kubernetes`` client.
 """
@@ -452,6 +454,110 @@ def _run(args: argparse.Namespace) -> int:
     return supervise(command, options, grace_period=args.grace_period, timeout=args.timeout)
 
 
+# -- sidecar -------------------------------------------------------------------------------
+_SIDECAR_DESCRIPTION = """\
+Run one candidate for a container that is not Python, beside it in the same Pod, and report
+on local HTTP:
+
+  GET /         JSON: lease, identity, leader (the holder), is_leader, fencing_token, state,
+                healthy
+  GET /healthz  200 while healthy, 503 when this candidate leads but stopped renewing (for a
+                liveness probe)
+  GET /metrics  Prometheus metrics (needs the extra: pip install 'leader-election[metrics]')
+
+SIGTERM or SIGINT stops the candidate: its work ends, the Lease is released for the next
+candidate at once, then the HTTP server stops. The cluster is found as the library finds it.
+"""
+
+_SIDECAR_EPILOG = """\
+exit status:
+  0   stopped by SIGTERM or SIGINT (the Lease was released)
+  1   the address cannot be bound, or the API refused at start
+  2   invalid arguments or configuration
+
+example:
+  leader-election sidecar --lease my-app -n prod --http 0.0.0.0:4040
+  curl -s localhost:4040/ | jq .is_leader
+"""
+
+
+def _add_sidecar(commands: Any) -> None:
+    parser = commands.add_parser(
+        "sidecar",
+        help="run a candidate and report leadership over local HTTP (for non-Python containers)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_SIDECAR_DESCRIPTION,
+        epilog=_SIDECAR_EPILOG,
+    )
+    add_lease_arguments(parser)
+    parser.add_argument(
+        "--http",
+        default="127.0.0.1:4040",
+        metavar="HOST:PORT",
+        help="where to serve (default: %(default)s; 0.0.0.0:PORT lets the kubelet probe it; "
+        "port 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--identity",
+        metavar="ID",
+        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
+    )
+    parser.add_argument(
+        "--renewal-interval",
+        default="10000",
+        metavar="MS",
+        help="how often the leader renews, in milliseconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lease-duration",
+        metavar="MS",
+        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
+    )
+    parser.set_defaults(command_spec=_Command(_sidecar, logs=True))
+
+
+def _sidecar(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; 1 when the address cannot be bound."""
+    from leader_election.module import LeaderElectionModule  # noqa: PLC0415 - on use
+    from leader_election.sidecar import Sidecar, parse_http_address  # noqa: PLC0415 - on use
+
+    host, port = parse_http_address(args.http)
+    values: dict[str, Any] = {
+        "lease_name": args.lease,
+        "namespace": args.namespace,
+        "kubeconfig": args.kubeconfig,
+        "renewal_interval": args.renewal_interval,
+        "handle_signals": False,  # this command's own handler stops the sidecar
+        "await_leadership": False,
+    }
+    for option in ("identity", "lease_duration"):
+        if getattr(args, option) is not None:
+            values[option] = getattr(args, option)
+    options = LeaderElectionOptions.from_mapping(values)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sidecar = Sidecar(LeaderElectionModule(options), host, port)
+    try:
+        try:
+            sidecar.start()
+        except OSError as exc:
+            print(f"leader-election sidecar: cannot listen on {args.http}: {exc}", file=sys.stderr)
+            return 1
+        print(f"leader-election sidecar: serving {sidecar.url}", file=sys.stderr, flush=True)
+        # Wake up now and then: a signal handler only runs between bytecodes of this thread.
+        while not stop.wait(0.5):
+            pass
+        return 0
+    finally:
+        sidecar.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 # -- serve ---------------------------------------------------------------------------------
 def _add_serve(commands: Any) -> None:
     parser = commands.add_parser(
@@ -547,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_rbac(commands)
     _add_run(commands)
+    _add_sidecar(commands)
     _add_demo(commands)
     _add_serve(commands)
     return parser
