@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from leader_election.apirequest import describe_no_answer
 from leader_election.errors import ApiError, ConfigurationError, ForbiddenError
 from leader_election.podlabel import (
     PodLabel,
@@ -156,3 +157,17 @@ def test_a_refused_connection_says_refused_and_how_long_it_took() -> None:
     assert "connection refused" in message
     assert f"within {TIMEOUT:.2f} s" not in message
     assert caught.value.status == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (OSError("[Errno 111] Connection refused"), "after 0.35 s: connection refused"),
+        (OSError("[Errno -2] Name or service not known"), "the host name does not resolve"),
+        (OSError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), "TLS failed"),
+        (OSError("[Errno 101] Network is unreachable"), "the network is unreachable"),
+        (TimeoutError("read timed out"), "no answer from https://k within 10.00 s (timed out)"),
+    ],
+)
+def test_no_answer_is_described_by_its_cause(error: BaseException, words: str) -> None:
+    assert words in describe_no_answer(error, "https://k", 0.35, 10.0)
