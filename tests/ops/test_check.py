@@ -18,7 +18,7 @@ from cli.process import cli_env, run_cli
 
 from leader_election.apirequest import send
 from leader_election.check import estimate_clock_offset, run_check
-from leader_election.testing import LeaseAPIServer
+from leader_election.testing import LeaseAPIServer, in_cluster_environment
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
 
@@ -210,3 +210,16 @@ def test_the_in_cluster_error_speaks_of_the_flag(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--kubeconfig PATH" in result.errors
     assert "kubeconfig=" not in result.errors
+
+
+def test_in_a_pod_check_names_the_service_account_and_its_missing_verbs(
+    lease_api_server_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server: LeaseAPIServer = lease_api_server_factory(tls=True, authentication=True, rbac=True)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    with in_cluster_environment(server, service_account="web", namespace="default"):
+        report = run_check("my-app", "default")
+    assert report.source == "in-cluster"
+    assert report.user == "system:serviceaccount:default:web"
+    assert not report.ok
+    assert "RBAC denies 4 verb(s)" in report.verdict
