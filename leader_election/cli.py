@@ -1,12 +1,14 @@
-"""The ``leader-election`` command: ``status``, ``run``, ``serve`` and ``demo``.
+"""The ``leader-election`` command: ``status``, ``check``, ``rbac``, ``run``, ``sidecar``, ``serve``
+and ``demo``.
 
 This module is the whole command line and nothing else: the argparse registration of every
 subcommand, one handler per subcommand that turns parsed arguments into a call of its engine,
 and ``main(argv) -> int``, the only place where errors become exit codes. The engines live in
-their own modules (``status.read_status``, ``supervisor.supervise``,
-``testing.server.LeaseAPIServer``, ``demo.run_demo``). The embedded server and the demo are
-imported by their handler only, so ``import leader_election.cli`` (and ``--help``) never loads
-the server or the ``kubernetes`` client.
+their own modules (``status.read_status``, ``check.run_check``, ``rbac.manifests``,
+``supervisor.supervise``, ``sidecar.Sidecar``, ``testing.server.LeaseAPIServer``,
+``demo.run_demo``). The embedded
+server, the demo, ``check`` and ``rbac`` are imported by their handler only, so ``import
+leader_election.cli`` (and ``--help``) never loads the server or the ``kubernetes`` client.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from leader_election._version import __version__
-from leader_election.errors import ConfigurationError, LeaderElectionError
+from leader_election.errors import ConfigurationError, LeaderElectionError, NotFoundError
 from leader_election.options import LeaderElectionOptions
 from leader_election.status import DEFAULT_TIMEOUT, read_status
 from leader_election.supervisor import LeadershipTimeout, supervise
@@ -60,9 +62,19 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--lease``, ``-n/--namespace`` and ``--kubeconfig``: how every command names a Lease."""
-    parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
+def add_lease_arguments(parser: argparse.ArgumentParser, *, positional: bool = False) -> None:
+    """``--lease``, ``-n/--namespace`` and ``--kubeconfig``: how every command names a Lease.
+
+    With ``positional``, the Lease may also be given as the first argument (``status my-app``);
+    the handler then reads it with ``_lease_name``.
+    """
+    if positional:
+        parser.add_argument(
+            "lease_positional", nargs="?", metavar="NAME", help="name of the Lease (or --lease)"
+        )
+        parser.add_argument("--lease", metavar="NAME", help="name of the Lease")
+    else:
+        parser.add_argument("--lease", required=True, metavar="NAME", help="name of the Lease")
     parser.add_argument(
         "-n",
         "--namespace",
@@ -78,6 +90,29 @@ def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fail (exit 2) instead of running standalone when no cluster is found",
     )
+
+
+class _UsageError(Exception):
+    """Arguments that parse but do not make sense together (exit status 2)."""
+
+
+def _lease_name(args: argparse.Namespace) -> str:
+    """The Lease named positionally or by ``--lease`` (the same name if both)."""
+    positional = getattr(args, "lease_positional", None)
+    if positional and args.lease and positional != args.lease:
+        raise _UsageError(f"two Lease names: {positional!r} and --lease {args.lease!r}; give one")
+    name = positional or args.lease
+    if not name:
+        raise _UsageError(
+            f"which Lease? give its name: leader-election {args.command} NAME [-n NS] "
+            f"(or --lease NAME)"
+        )
+    return str(name)
+
+
+def _cli_wording(message: str) -> str:
+    """Library messages name options (``kubeconfig=``); on the command line they are flags."""
+    return message.replace("or pass kubeconfig= / api_client=", "or pass --kubeconfig PATH")
 
 
 # -- status --------------------------------------------------------------------------------
@@ -98,8 +133,10 @@ exit status:
   1   it does not exist, or the API refused (the message says why)
   2   invalid arguments, or no cluster configuration found
 
+  (with -o json, stdout always gets an object: {"found": false, ...} when missing)
+
 examples:
-  leader-election status --lease my-app -n prod
+  leader-election status my-app -n prod
   leader-election status --lease my-app -o json | jq .holder
 """
 
@@ -112,7 +149,7 @@ def _add_status(commands: Any) -> None:
         description=_STATUS_DESCRIPTION,
         epilog=_STATUS_EPILOG,
     )
-    add_lease_arguments(parser)
+    add_lease_arguments(parser, positional=True)
     parser.add_argument(
         "-o",
         "--output",
@@ -131,14 +168,186 @@ def _add_status(commands: Any) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Print the report; 0 once the Lease was read."""
-    status = read_status(
-        args.lease, args.namespace, kubeconfig=args.kubeconfig, timeout=args.request_timeout
-    )
+    """Print the report; 0 once the Lease was read, 1 when it does not exist."""
+    name = _lease_name(args)
+    try:
+        status = read_status(
+            name, args.namespace, kubeconfig=args.kubeconfig, timeout=args.request_timeout
+        )
+    except NotFoundError as exc:
+        if args.output == "json":
+            # A script piping into jq gets an object either way.
+            missing = {"namespace": args.namespace, "name": name, "found": False, "error": str(exc)}
+            sys.stdout.write(json.dumps(missing, indent=2) + "\n")
+        raise
     if args.output == "json":
-        sys.stdout.write(json.dumps(status.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps({**status.to_json(), "found": True}, indent=2) + "\n")
     else:
         sys.stdout.write(status.to_text())
+    return 0
+
+
+# -- check ---------------------------------------------------------------------------------
+_CHECK_DESCRIPTION = """\
+Check that this machine can take part in an election on a Lease, and say what to fix:
+
+  1. which API server, found how (--kubeconfig, in-cluster, KUBECONFIG, ~/.kube/config,
+     as the library finds it), and as which user;
+  2. whether it answers, and this machine's clock offset from it (from the Date header,
+     +- round trip / 2 + 1 s);
+  3. RBAC, one SelfSubjectAccessReview per verb the library needs (--pod-label adds get and
+     patch on pods; create on events is optional);
+  4. the Lease: holder, last renewal, expired or not, transitions.
+"""
+
+_CHECK_EPILOG = """\
+exit status:
+  0   nothing is wrong (warnings, such as a Lease nobody created yet, are printed)
+  1   something is wrong: the verdict says what and what to do
+  2   invalid arguments, or a configuration that cannot be loaded
+
+examples:
+  leader-election check my-app -n prod
+  leader-election check --lease my-app --pod-label -o json | jq .verdict
+"""
+
+
+def _add_check(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="check connection, user, clock, RBAC and the Lease, with a verdict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_CHECK_DESCRIPTION,
+        epilog=_CHECK_EPILOG,
+    )
+    add_lease_arguments(parser, positional=True)
+    parser.add_argument(
+        "--pod-label",
+        action="store_true",
+        help="the application uses leader_pod_label: also check get and patch on pods",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default) or json for scripts",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_positive_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="give up on each request after this long (default: %(default)g)",
+    )
+    parser.set_defaults(command_spec=_Command(_check))
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Print the findings and the verdict; 1 when something is wrong."""
+    from leader_election.check import run_check  # noqa: PLC0415 - the engine, on use
+
+    report = run_check(
+        _lease_name(args),
+        args.namespace,
+        kubeconfig=args.kubeconfig,
+        pod_label=args.pod_label,
+        timeout=args.request_timeout,
+    )
+    if args.output == "json":
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(report.to_text())
+    return 0 if report.ok else 1
+
+
+# -- rbac ----------------------------------------------------------------------------------
+_RBAC_DESCRIPTION = """\
+Print a ServiceAccount, Role and RoleBinding (YAML) that let a Pod elect on one Lease, and
+nothing more: get, update and watch on that Lease by name, and create on leases (a create is
+authorized before its body is read, so Kubernetes cannot restrict it to a name).
+
+Optional rules: --pod-label adds get and patch on pods (the leader-pod label; Pod names are
+generated, so no resourceNames); --events adds create on events.
+
+The same manifests, for a Lease named my-app, ship in the package (leader_election/manifests/,
+a copy of the repository's rbac/).
+"""
+
+_RBAC_EPILOG = """\
+examples:
+  leader-election rbac my-app -n prod | kubectl apply -f -
+  leader-election rbac --lease my-app -n prod --service-account web --pod-label > rbac.yaml
+"""
+
+
+def _add_rbac(commands: Any) -> None:
+    parser = commands.add_parser(
+        "rbac",
+        help="print the ServiceAccount, Role and RoleBinding for a Lease (YAML)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_RBAC_DESCRIPTION,
+        epilog=_RBAC_EPILOG,
+    )
+    parser.add_argument(
+        "lease_positional", nargs="?", metavar="NAME", help="name of the Lease (or --lease)"
+    )
+    parser.add_argument("--lease", metavar="NAME", help="name of the Lease")
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        default="default",
+        metavar="NS",
+        help="namespace of the Lease and of the Pods (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--service-account",
+        default="leader-election",
+        metavar="SA",
+        help="the Pods' serviceAccountName (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help="name of the Role and RoleBinding (default: leader-election-LEASE)",
+    )
+    parser.add_argument(
+        "--pod-label", action="store_true", help="add get and patch on pods (leader-pod label)"
+    )
+    parser.add_argument("--events", action="store_true", help="add create on events")
+    parser.add_argument(
+        "--no-service-account",
+        action="store_true",
+        help="leave the ServiceAccount out (it exists already)",
+    )
+    parser.set_defaults(command_spec=_Command(_rbac))
+
+
+def _rbac(args: argparse.Namespace) -> int:
+    """Print the manifests; 2 for a name Kubernetes would refuse."""
+    from leader_election.rbac import manifests, render  # noqa: PLC0415 - the engine, on use
+
+    name = _lease_name(args)
+    objects = manifests(
+        name,
+        args.namespace,
+        service_account=args.service_account,
+        role_name=args.role_name or "",
+        pod_label=args.pod_label,
+        events=args.events,
+        with_service_account=not args.no_service_account,
+    )
+    header = (
+        f"leader-election rbac: leader election on Lease {args.namespace}/{name}, "
+        f"as ServiceAccount {args.namespace}/{args.service_account}.\n"
+        "Apply: kubectl apply -f FILE; then check: "
+        f"leader-election check {name} -n {args.namespace}"
+    )
+    if not args.pod_label:
+        header += "\nOptional: --pod-label (get, patch on pods for the leader-pod label)"
+    if not args.events:
+        header += "\nOptional: --events (create on events)"
+    sys.stdout.write(render(objects, header=header))
     return 0
 
 
@@ -252,6 +461,110 @@ def _run(args: argparse.Namespace) -> int:
     return supervise(command, options, grace_period=args.grace_period, timeout=args.timeout)
 
 
+# -- sidecar -------------------------------------------------------------------------------
+_SIDECAR_DESCRIPTION = """\
+Run one candidate for a container that is not Python, beside it in the same Pod, and report
+on local HTTP:
+
+  GET /         JSON: lease, identity, leader (the holder), is_leader, fencing_token, state,
+                healthy
+  GET /healthz  200 while healthy, 503 when this candidate leads but stopped renewing (for a
+                liveness probe)
+  GET /metrics  Prometheus metrics (needs the extra: pip install 'leader-election[metrics]')
+
+SIGTERM or SIGINT stops the candidate: its work ends, the Lease is released for the next
+candidate at once, then the HTTP server stops. The cluster is found as the library finds it.
+"""
+
+_SIDECAR_EPILOG = """\
+exit status:
+  0   stopped by SIGTERM or SIGINT (the Lease was released)
+  1   the address cannot be bound, or the API refused at start
+  2   invalid arguments or configuration
+
+example:
+  leader-election sidecar --lease my-app -n prod --http 0.0.0.0:4040
+  curl -s localhost:4040/ | jq .is_leader
+"""
+
+
+def _add_sidecar(commands: Any) -> None:
+    parser = commands.add_parser(
+        "sidecar",
+        help="run a candidate and report leadership over local HTTP (for non-Python containers)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_SIDECAR_DESCRIPTION,
+        epilog=_SIDECAR_EPILOG,
+    )
+    add_lease_arguments(parser)
+    parser.add_argument(
+        "--http",
+        default="127.0.0.1:4040",
+        metavar="HOST:PORT",
+        help="where to serve (default: %(default)s; 0.0.0.0:PORT lets the kubelet probe it; "
+        "port 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--identity",
+        metavar="ID",
+        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
+    )
+    parser.add_argument(
+        "--renewal-interval",
+        default="10000",
+        metavar="MS",
+        help="how often the leader renews, in milliseconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lease-duration",
+        metavar="MS",
+        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
+    )
+    parser.set_defaults(command_spec=_Command(_sidecar, logs=True))
+
+
+def _sidecar(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; 1 when the address cannot be bound."""
+    from leader_election.module import LeaderElectionModule  # noqa: PLC0415 - on use
+    from leader_election.sidecar import Sidecar, parse_http_address  # noqa: PLC0415 - on use
+
+    host, port = parse_http_address(args.http)
+    values: dict[str, Any] = {
+        "lease_name": args.lease,
+        "namespace": args.namespace,
+        "kubeconfig": args.kubeconfig,
+        "renewal_interval": args.renewal_interval,
+        "handle_signals": False,  # this command's own handler stops the sidecar
+        "await_leadership": False,
+    }
+    for option in ("identity", "lease_duration"):
+        if getattr(args, option) is not None:
+            values[option] = getattr(args, option)
+    options = LeaderElectionOptions.from_mapping(values)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sidecar = Sidecar(LeaderElectionModule(options), host, port)
+    try:
+        try:
+            sidecar.start()
+        except OSError as exc:
+            print(f"leader-election sidecar: cannot listen on {args.http}: {exc}", file=sys.stderr)
+            return 1
+        print(f"leader-election sidecar: serving {sidecar.url}", file=sys.stderr, flush=True)
+        # Wake up now and then: a signal handler only runs between bytecodes of this thread.
+        while not stop.wait(0.5):
+            pass
+        return 0
+    finally:
+        sidecar.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 # -- serve ---------------------------------------------------------------------------------
 def _add_serve(commands: Any) -> None:
     parser = commands.add_parser(
@@ -259,8 +572,9 @@ def _add_serve(commands: Any) -> None:
         help="run the embedded Lease API server until SIGINT/SIGTERM",
         description=(
             "Run the embedded Kubernetes Lease API server in the foreground (Leases, ConfigMaps, "
-            "Namespaces, Events) until SIGINT or SIGTERM. Prints the URL and the path of an "
-            "admin kubeconfig that kubectl and the official client load as-is."
+            "Namespaces, Events, Pods, SelfSubjectAccessReviews) until SIGINT or SIGTERM. "
+            "Prints the URL and the path of an admin kubeconfig that kubectl and the official "
+            "client load as-is."
         ),
     )
     parser.add_argument(
@@ -343,7 +657,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_status(commands)
+    _add_check(commands)
+    _add_rbac(commands)
     _add_run(commands)
+    _add_sidecar(commands)
     _add_demo(commands)
     _add_serve(commands)
     return parser
@@ -362,8 +679,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # status and run narrate through the library's loggers; serve and demo print.
             logging.basicConfig(level=logging.INFO, format="leader-election: %(message)s")
         return spec.handler(args)
-    except ConfigurationError as exc:
+    except _UsageError as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ConfigurationError as exc:
+        print(f"leader-election {args.command}: {_cli_wording(str(exc))}", file=sys.stderr)
         return 2
     except LeadershipTimeout as exc:
         print(f"leader-election {args.command}: {exc}", file=sys.stderr)

@@ -13,15 +13,15 @@ import dataclasses
 import datetime
 from typing import Any
 
+from leader_election.apirequest import send
 from leader_election.clock import Clock, SystemClock
 from leader_election.connection import resolve_connection
-from leader_election.errors import ConfigurationError, NotFoundError
-from leader_election.lock import LeaseLock
+from leader_election.errors import ApiError, ConfigurationError, ForbiddenError, NotFoundError
 from leader_election.options import LeaderElectionOptions
-from leader_election.record import format_micro_time
-from leader_election.transport import Transport
+from leader_election.record import format_micro_time, record_from_lease
+from leader_election.transport import api_error, lease_path
 
-__all__ = ["DEFAULT_TIMEOUT", "LeaseStatus", "read_status"]
+__all__ = ["DEFAULT_TIMEOUT", "LeaseStatus", "lease_from_api", "no_cluster_error", "read_status"]
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -122,6 +122,103 @@ def _when(when: datetime.datetime | None, ago: float | None) -> str:
     return f"{format_micro_time(when)} ({relative})"
 
 
+def _rbac_fix(namespace: str, name: str) -> str:
+    return (
+        f"grant get on it: leader-election rbac --lease {name} -n {namespace} "
+        "--service-account SA | kubectl apply -f -"
+    )
+
+
+def lease_from_api(
+    api_client: Any,
+    lease_name: str,
+    namespace: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Clock | None = None,
+) -> LeaseStatus:
+    """GET the Lease through ``api_client`` once and return its ``LeaseStatus``.
+
+    Raises ``NotFoundError`` (the API server has no such Lease), ``ApiError`` (status 0: no
+    answer, with the real cause and time; a 404 that is not a Kubernetes ``Status``: not a
+    Kubernetes API server) and the other ``ApiError`` leaves (``ForbiddenError`` with the fix).
+    """
+    what = f'leases.coordination.k8s.io "{lease_name}" in namespace "{namespace}"'
+    host = str(api_client.configuration.host)
+    reply = send(
+        api_client,
+        "GET",
+        lease_path(namespace, lease_name),
+        verb="get",
+        what=what,
+        timeout=timeout,
+        raise_for_status=False,
+    )
+    if reply.status == 404 and not reply.is_status:
+        # kube-apiserver answers every 404 with a Status object; anything else is some other
+        # HTTP server (a wrong port, a proxy, an ingress) at the address in the configuration.
+        snippet = " ".join(reply.data[:200].decode("utf-8", "replace").split())[:60]
+        raise ApiError(
+            f"get {what}: {host} answered 404 without a Kubernetes Status body "
+            f"({snippet!r}): it is not a Kubernetes API server; check the server address "
+            "(kubectl config view --minify)",
+            status=404,
+            reason="NotKubernetes",
+            verb="get",
+        )
+    if reply.status == 404:
+        raise NotFoundError(
+            f"Lease {namespace}/{lease_name} not found: no candidate has run yet, it was "
+            "deleted, or the namespace or name is wrong "
+            f"(kubectl get leases -n {namespace} lists those that exist)",
+            status=404,
+            reason="NotFound",
+            body=reply.json(),
+            verb="get",
+        )
+    if reply.status == 403:
+        error = api_error(reply.status, reply.data, verb="get", what=what)
+        raise ForbiddenError(
+            f"{error}. Fix: {_rbac_fix(namespace, lease_name)}",
+            status=403,
+            reason=error.reason,
+            body=error.body,
+            verb="get",
+        )
+    if not 200 <= reply.status < 300:
+        raise api_error(reply.status, reply.data, verb="get", what=what)
+    obj = reply.json()
+    if obj.get("kind") != "Lease":
+        raise ApiError(
+            f"get {what}: {host} answered {reply.status} with something that is not a Lease: "
+            "it is not a Kubernetes API server, or not the one you meant",
+            status=reply.status,
+            reason="NotKubernetes",
+            verb="get",
+        )
+    record = record_from_lease(obj)
+    return LeaseStatus(
+        namespace=namespace,
+        name=lease_name,
+        holder=record.holder_identity,
+        acquire_time=record.acquire_time,
+        renew_time=record.renew_time,
+        lease_duration_seconds=record.lease_duration_seconds,
+        lease_transitions=record.lease_transitions,
+        observed_at=(clock or SystemClock()).now(),
+    )
+
+
+def no_cluster_error() -> ConfigurationError:
+    """What the commands say when no cluster configuration exists."""
+    return ConfigurationError(
+        "no Kubernetes cluster found (no --kubeconfig, in-cluster environment, KUBECONFIG "
+        "or ~/.kube/config): there is no Lease to show",
+        option="kubeconfig",
+        value=None,
+    )
+
+
 def read_status(
     lease_name: str,
     namespace: str = "default",
@@ -135,40 +232,17 @@ def read_status(
 
     Raises ``ConfigurationError`` (invalid names, no cluster found, unreadable kubeconfig),
     ``NotFoundError`` (no such Lease) and other ``ApiError`` leaves (``ForbiddenError`` names
-    the missing verb).
+    the missing verb; status 0 names why no answer came).
     """
     options = LeaderElectionOptions(
         lease_name=lease_name, namespace=namespace, kubeconfig=kubeconfig, api_client=api_client
     )
     connection = resolve_connection(options)
     if connection is None:
-        raise ConfigurationError(
-            "no Kubernetes cluster found (no --kubeconfig, in-cluster environment, KUBECONFIG "
-            "or ~/.kube/config): there is no Lease to show",
-            option="kubeconfig",
-            value=None,
-        )
+        raise no_cluster_error()
     try:
-        lock = LeaseLock(Transport(connection.api_client), namespace, lease_name)
-        observed = lock.get(timeout)
+        return lease_from_api(
+            connection.api_client, lease_name, namespace, timeout=timeout, clock=clock
+        )
     finally:
         connection.close()
-    if observed is None:
-        raise NotFoundError(
-            f"Lease {namespace}/{lease_name} not found: no candidate has run yet, it was "
-            "deleted, or the namespace or name is wrong",
-            status=404,
-            reason="NotFound",
-            verb="get",
-        )
-    record = observed.record
-    return LeaseStatus(
-        namespace=namespace,
-        name=lease_name,
-        holder=record.holder_identity,
-        acquire_time=record.acquire_time,
-        renew_time=record.renew_time,
-        lease_duration_seconds=record.lease_duration_seconds,
-        lease_transitions=record.lease_transitions,
-        observed_at=(clock or SystemClock()).now(),
-    )

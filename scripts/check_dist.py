@@ -2,7 +2,8 @@
 
 1. One wheel and one sdist, named for the version in leader_election/_version.py.
 2. The wheel ships py.typed and the `leader-election` console script, and none of the
-   checkout's tests/, harness/, chaos/ or benchmarks/; its metadata declares every extra of
+   checkout's tests/, harness/, chaos/ or benchmarks/; it ships rbac/ as
+   leader_election/manifests/ and its metadata has Project-URLs and declares every extra of
    setup.cfg with its requirements. The sdist carries rbac/, docs/, the changelog and what the
    tests import from the checkout (harness/, chaos/, benchmarks/).
 3. In a clean virtualenv the wheel installs with its dependencies alone, imports, finds
@@ -66,12 +67,19 @@ def check_wheel(wheel: Path, extras: list[str]) -> None:
         names = set(archive.namelist())
         if "leader_election/py.typed" not in names:
             fail(f"{wheel.name} does not ship leader_election/py.typed")
+        # pip users get the RBAC manifests that every 403 message points at.
+        for manifest in (ROOT / "rbac").rglob("*.yaml"):
+            packaged = "leader_election/manifests/" + manifest.relative_to(ROOT / "rbac").as_posix()
+            if packaged not in names:
+                fail(f"{wheel.name} does not ship {packaged} (a copy of rbac/)")
         for directory in ("tests", "harness", "chaos", "benchmarks"):
             if any(name.startswith(f"{directory}/") for name in names):
                 fail(f"{wheel.name} ships {directory}/, which belongs to the checkout only")
         dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
         entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
         metadata = Parser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
+    if not metadata.get_all("Project-URL"):
+        fail(f"{wheel.name} has no Project-URL (setup.cfg project_urls)")
     if not re.search(r"^leader-election\s*=\s*leader_election\.cli:main$", entry_points, re.M):
         fail(f"{wheel.name} lacks the console script leader-election = leader_election.cli:main")
     provided = set(metadata.get_all("Provides-Extra") or [])
@@ -143,6 +151,9 @@ def check_install(wheel: Path, expected_version: str, bin_dir: Path, extra: str 
     if expected_version not in out:
         fail(f"leader-election --version printed {out!r}")
     run(bin_dir / "leader-election", "--help", env=pip_env())
+    printed = run(bin_dir / "leader-election", "rbac", "--lease", "probe", env=pip_env())
+    if "kind: Role" not in printed:
+        fail(f"leader-election rbac printed no Role: {printed!r}")
     module = EXTRA_MODULES.get(extra)
     if module is not None and wheel_ships(wheel, module):
         run(bin_dir / "python", "-I", "-c", f"import {module}", env=pip_env())

@@ -1,7 +1,7 @@
 """Test without a cluster: an embedded Kubernetes Lease API server and helpers.
 
 ``LeaseAPIServer`` reproduces the kube-apiserver semantics a leader-election client touches
-(Leases, ConfigMaps, Namespaces, watches, optimistic concurrency, Status errors, RBAC, TLS);
+(Leases, ConfigMaps, Namespaces, Pods, watches, optimistic concurrency, Status errors, RBAC, TLS);
 the pytest plugin offers it as the ``lease_api_server`` fixture. ``server.faults`` injects
 latency, errors, dropped connections and partitions; ``server.requests`` logs every request.
 ``in_cluster_environment(server)`` makes the process look like a pod of a TLS server.

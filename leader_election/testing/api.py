@@ -58,7 +58,14 @@ from leader_election.testing.validation import (
     validate_object_meta_update,
 )
 
-__all__ = ["MAX_REQUEST_BODY_BYTES", "Api", "Response", "WatchStream"]
+__all__ = [
+    "MAX_REQUEST_BODY_BYTES",
+    "Api",
+    "Response",
+    "WatchStream",
+    "is_pretty",
+    "parse_request_body",
+]
 
 # kube-apiserver's default --max-request-body-bytes... for resource writes: 3 MiB.
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
@@ -422,6 +429,16 @@ def _parse_body(body: bytes, media: str) -> Any:
         except yaml.YAMLError as exc:
             raise ValueError(f"error converting YAML to JSON: {exc}") from None
     return loads(body)
+
+
+def parse_request_body(request: Request) -> Any:
+    """A request's JSON or YAML body, parsed (``ValueError`` when it is not well-formed)."""
+    return _parse_body(request.body, _input_media(request))
+
+
+def is_pretty(request: Request) -> bool:
+    """Whether the answer should be indented (``?pretty=true``, or curl/a browser)."""
+    return _is_pretty(request)
 
 
 def _input_media(request: Request) -> str:

@@ -429,6 +429,11 @@ def _bootstrap_objects() -> list[_RBACObject]:
                     api_groups=("authorization.k8s.io",),
                     resources=("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
                 ),
+                _Rule(
+                    ("create",),
+                    api_groups=("authentication.k8s.io",),
+                    resources=("selfsubjectreviews",),
+                ),
             ),
         ),
         _Role(

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from leader_election.testing.resources import RESOURCES, ResourceType, served_groups
+from leader_election.testing import review
+from leader_election.testing.resources import RESOURCES, ResourceType
+from leader_election.testing.resources import served_groups as _resource_groups
 
 __all__ = [
     "api_resource_list",
@@ -48,6 +50,11 @@ def api_versions(server_address: str) -> dict[str, Any]:
             {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
         ],
     }
+
+
+def served_groups() -> list[tuple[str, str]]:
+    """(group, version) pairs served under ``/apis``: the stored kinds' and the reviews'."""
+    return sorted({*_resource_groups(), *review.served_groups()})
 
 
 def _group_version(group_name: str, version: str) -> dict[str, str]:
@@ -94,7 +101,8 @@ def _api_resource(rtype: ResourceType) -> dict[str, Any]:
 def api_resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     """``/api/v1`` or ``/apis/{group}/{version}``, or None when not served."""
     resources = [r for r in RESOURCES if r.group == group_name and r.version == version]
-    if not resources:
+    reviews = review.discovery_resources(group_name, version)
+    if not resources and not reviews:
         return None
     body: dict[str, Any] = {"kind": "APIResourceList"}
     if group_name:
@@ -103,7 +111,8 @@ def api_resource_list(group_name: str, version: str) -> dict[str, Any] | None:
         body["groupVersion"] = f"{group_name}/{version}"
     else:
         body["groupVersion"] = version
-    body["resources"] = [_api_resource(r) for r in sorted(resources, key=lambda r: r.resource)]
+    listed = [_api_resource(r) for r in resources] + reviews
+    body["resources"] = sorted(listed, key=lambda r: str(r["name"]))
     return body
 
 
@@ -124,7 +133,7 @@ def _group_version_path(group_name: str, version: str) -> str:
 def openapi_v3_root() -> dict[str, Any]:
     """``/openapi/v3``: one entry per served group version."""
     paths = {}
-    for group_name, version in [("", "v1"), *served_groups()]:
+    for group_name, version in [("", "v1"), *_resource_groups()]:
         key = _group_version_path(group_name, version)
         paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={KUBERNETES_VERSION}"}
     return {"paths": paths}

@@ -4,7 +4,9 @@
 * ``v1`` ``ConfigMap`` — the other lock kind clients use;
 * ``v1`` ``Namespace`` — Leases live in one (``default``, ``kube-system``, ``kube-public`` and
   ``kube-node-lease`` exist at start);
-* ``v1`` ``Event`` — what ``kubectl describe`` lists under an object.
+* ``v1`` ``Event`` — what ``kubectl describe`` lists under an object;
+* ``v1`` ``Pod`` — stored, labelled and selected (what leader-pod labelling patches); nothing
+  schedules or runs it: it stays ``Pending``, and its status cannot be changed.
 
 A ``ResourceType`` bundles, per kind, what the registry strategy, the validation package and the
 printers define upstream: the JSON layout (``schema``), whether a PUT may create and whether an
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leader_election.testing import kubetime, validation
-from leader_election.testing.schema import Field, Kind, Struct, check_struct_names
+from leader_election.testing.schema import Field, Kind, Struct, check_struct_names, decode
 from leader_election.testing.status import FieldError, GroupResource
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "EVENTS",
     "LEASES",
     "NAMESPACES",
+    "PODS",
     "RESOURCES",
     "Column",
     "ResourceType",
@@ -202,7 +205,135 @@ EVENT = Struct(
     ),
 )
 
-check_struct_names([OBJECT_META, LEASE, CONFIG_MAP, NAMESPACE, EVENT])
+
+# Pods: the fields a Pod manifest commonly carries are typed; nested structures this server
+# never interprets (volumes, probes, affinity, ...) are kept as given.
+def _raw(name: str) -> Field:
+    return Field(name, Kind.RAW)
+
+
+CONTAINER = Struct(
+    "Container",
+    (
+        _s("name", omitempty=False),
+        _s("image"),
+        Field("command", Kind.LIST_STRING),
+        Field("args", Kind.LIST_STRING),
+        _s("workingDir"),
+        _raw("ports"),
+        _raw("envFrom"),
+        _raw("env"),
+        _raw("resources"),
+        _raw("resizePolicy"),
+        _ps("restartPolicy", "v1.ContainerRestartPolicy"),
+        _raw("volumeMounts"),
+        _raw("volumeDevices"),
+        _raw("livenessProbe"),
+        _raw("readinessProbe"),
+        _raw("startupProbe"),
+        _raw("lifecycle"),
+        _s("terminationMessagePath"),
+        _s("terminationMessagePolicy", go_type="v1.TerminationMessagePolicy"),
+        _s("imagePullPolicy", go_type="v1.PullPolicy"),
+        _raw("securityContext"),
+        Field("stdin", Kind.BOOL),
+        Field("stdinOnce", Kind.BOOL),
+        Field("tty", Kind.BOOL),
+    ),
+)
+
+
+def _containers(name: str) -> Field:
+    return Field(
+        name, Kind.LIST_STRUCT, struct=CONTAINER, patch_strategy="merge", patch_merge_key="name"
+    )
+
+
+POD_SPEC = Struct(
+    "PodSpec",
+    (
+        _raw("volumes"),
+        _containers("initContainers"),
+        Field(
+            "containers",
+            Kind.LIST_STRUCT,
+            struct=CONTAINER,
+            omitempty=False,
+            patch_strategy="merge",
+            patch_merge_key="name",
+        ),
+        _raw("ephemeralContainers"),
+        _s("restartPolicy", go_type="v1.RestartPolicy"),
+        Field("terminationGracePeriodSeconds", Kind.INT64, pointer=True),
+        Field("activeDeadlineSeconds", Kind.INT64, pointer=True),
+        _s("dnsPolicy", go_type="v1.DNSPolicy"),
+        Field("nodeSelector", Kind.MAP_STRING),
+        _s("serviceAccountName"),
+        _s("serviceAccount"),
+        Field("automountServiceAccountToken", Kind.BOOL, pointer=True),
+        _s("nodeName"),
+        Field("hostNetwork", Kind.BOOL),
+        Field("hostPID", Kind.BOOL),
+        Field("hostIPC", Kind.BOOL),
+        Field("shareProcessNamespace", Kind.BOOL, pointer=True),
+        _raw("securityContext"),
+        _raw("imagePullSecrets"),
+        _s("hostname"),
+        _s("subdomain"),
+        _raw("affinity"),
+        _s("schedulerName"),
+        _raw("tolerations"),
+        _raw("hostAliases"),
+        _s("priorityClassName"),
+        Field("priority", Kind.INT32, pointer=True),
+        _raw("dnsConfig"),
+        _raw("readinessGates"),
+        _ps("runtimeClassName"),
+        Field("enableServiceLinks", Kind.BOOL, pointer=True),
+        _ps("preemptionPolicy", "v1.PreemptionPolicy"),
+        _raw("overhead"),
+        _raw("topologySpreadConstraints"),
+        Field("setHostnameAsFQDN", Kind.BOOL, pointer=True),
+        _raw("os"),
+        Field("hostUsers", Kind.BOOL, pointer=True),
+        _raw("schedulingGates"),
+        _raw("resourceClaims"),
+        _raw("resources"),
+    ),
+)
+
+POD_STATUS = Struct(
+    "PodStatus",
+    (
+        _s("phase", go_type="v1.PodPhase"),
+        _raw("conditions"),
+        _s("message"),
+        _s("reason"),
+        _s("nominatedNodeName"),
+        _s("hostIP"),
+        _raw("hostIPs"),
+        _s("podIP"),
+        _raw("podIPs"),
+        Field("startTime", Kind.TIME, pointer=True),
+        _raw("initContainerStatuses"),
+        _raw("containerStatuses"),
+        _s("qosClass", go_type="v1.PodQOSClass"),
+        _raw("ephemeralContainerStatuses"),
+        _s("resize", go_type="v1.PodResizeStatus"),
+        _raw("resourceClaimStatuses"),
+    ),
+)
+POD = Struct(
+    "Pod",
+    (
+        *_TYPE_META,
+        _META,
+        Field("spec", Kind.STRUCT, struct=POD_SPEC),
+        Field("status", Kind.STRUCT, struct=POD_STATUS),
+    ),
+)
+
+check_struct_names([OBJECT_META, LEASE, CONFIG_MAP, NAMESPACE, EVENT, CONTAINER, POD])
 
 
 # -- Table output ---------------------------------------------------------------------------------
@@ -337,6 +468,30 @@ def _event_row(obj: Mapping[str, Any]) -> list[Any]:
         first,
         count,
         obj["metadata"]["name"],
+    ]
+
+
+def _pod_row(obj: Mapping[str, Any]) -> list[Any]:
+    # printPod, reduced: no container-state reasons, since nothing runs the containers here.
+    spec = obj.get("spec", {})
+    pod_status = obj.get("status", {})
+    statuses = pod_status.get("containerStatuses") or []
+    ready = sum(1 for s in statuses if isinstance(s, dict) and s.get("ready"))
+    restarts = sum(int(s.get("restartCount", 0)) for s in statuses if isinstance(s, dict))
+    reason = pod_status.get("reason") or pod_status.get("phase", "")
+    if obj["metadata"].get("deletionTimestamp"):
+        reason = "Terminating"
+    gates = spec.get("readinessGates") or []
+    return [
+        obj["metadata"]["name"],
+        f"{ready}/{len(spec.get('containers', []))}",
+        reason,
+        restarts,
+        _age(obj),
+        pod_status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        pod_status.get("nominatedNodeName") or "<none>",
+        f"0/{len(gates)}" if gates else "<none>",
     ]
 
 
@@ -506,6 +661,72 @@ def _validate_event_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> li
     ) + _validate_event(new)
 
 
+_RESTART_POLICIES = ("Always", "OnFailure", "Never")
+_POD_UPDATE_FORBIDDEN = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+    "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set "
+    "to 1 if it was previously negative)"
+)
+
+
+def _validate_containers(containers: Sequence[Mapping[str, Any]], path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for index, container in enumerate(containers):
+        where = f"{path}[{index}]"
+        name = container.get("name", "")
+        if not name:
+            errors.append(FieldError.required(f"{where}.name"))
+        else:
+            errors.extend(
+                FieldError.invalid(f"{where}.name", name, msg)
+                for msg in validation.is_dns1123_label(name)
+            )
+            if name in seen:
+                errors.append(FieldError("FieldValueDuplicate", f"{where}.name", name, ""))
+            seen.add(name)
+        if not container.get("image"):
+            errors.append(FieldError.required(f"{where}.image"))
+    return errors
+
+
+def _validate_pod_spec(spec: Mapping[str, Any]) -> list[FieldError]:
+    containers = spec.get("containers") or []
+    errors: list[FieldError] = []
+    if not containers:
+        errors.append(FieldError.required("spec.containers"))
+    errors.extend(_validate_containers(containers, "spec.containers"))
+    errors.extend(_validate_containers(spec.get("initContainers") or [], "spec.initContainers"))
+    policy = spec.get("restartPolicy", "")
+    if policy not in _RESTART_POLICIES:
+        errors.append(FieldError.not_supported("spec.restartPolicy", policy, _RESTART_POLICIES))
+    return errors
+
+
+def _validate_pod(obj: Mapping[str, Any]) -> list[FieldError]:
+    errors = validation.validate_object_meta(obj["metadata"], namespaced=True)
+    return errors + _validate_pod_spec(obj.get("spec", {}))
+
+
+def _mutable_pod_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec with the fields an update may change blanked out, for comparison."""
+    copy = dict(spec)
+    for key in ("containers", "initContainers"):
+        copy[key] = [{**c, "image": ""} for c in spec.get(key) or []]
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
+        copy.pop(key, None)
+    return copy
+
+
+def _validate_pod_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[FieldError]:
+    errors = validation.validate_object_meta_update(new["metadata"], old["metadata"])
+    errors += _validate_pod_spec(new.get("spec", {}))
+    if _mutable_pod_spec(new.get("spec", {})) != _mutable_pod_spec(old.get("spec", {})):
+        errors.append(FieldError.forbidden("spec", _POD_UPDATE_FORBIDDEN))
+    return errors
+
+
 # -- defaulting (PrepareForCreate / PrepareForUpdate) -------------------------------------------
 
 
@@ -543,6 +764,47 @@ def _prepare_namespace_update(new: dict[str, Any], old: Mapping[str, Any]) -> No
     _namespace_label(new)
 
 
+def _default_container(container: dict[str, Any]) -> None:
+    image = str(container.get("image", ""))
+    tag = image.rsplit("/", 1)[-1]
+    untagged = "@" not in tag and ":" not in tag
+    latest = untagged or tag.endswith(":latest")
+    container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+
+
+def _prepare_pod(obj: dict[str, Any]) -> None:
+    # SetDefaults_PodSpec and SetDefaults_Container, the ServiceAccount admission plugin's
+    # default account, and PrepareForCreate's fresh status (status is not the client's to set).
+    spec = obj.setdefault("spec", {})
+    for key in ("containers", "initContainers"):
+        for container in spec.get(key) or []:
+            _default_container(container)
+    defaults: dict[str, Any] = {
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "dnsPolicy": "ClusterFirst",
+        "serviceAccountName": "default",
+        "schedulerName": "default-scheduler",
+        "priority": 0,
+        "enableServiceLinks": True,
+        "preemptionPolicy": "PreemptLowerPriority",
+    }
+    for key, value in defaults.items():
+        if spec.get(key) in (None, ""):
+            spec[key] = value
+    spec["serviceAccount"] = spec["serviceAccountName"]
+    # Laid out again in the struct's field order, as Go would marshal the defaulted spec.
+    obj["spec"], _ = decode(POD_SPEC, spec)
+    obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+def _prepare_pod_update(new: dict[str, Any], old: Mapping[str, Any]) -> None:
+    # Status changes only through the status subresource (which this server does not serve).
+    new["status"] = old.get("status", {})
+
+
 # -- field selectors ------------------------------------------------------------------------------
 
 
@@ -563,6 +825,23 @@ def _event_fields(obj: Mapping[str, Any]) -> dict[str, str]:
     fields["reportingComponent"] = obj.get("reportingComponent", "")
     fields["source"] = obj.get("source", {}).get("component", "")
     fields["type"] = obj.get("type", "")
+    return fields
+
+
+def _pod_fields(obj: Mapping[str, Any]) -> dict[str, str]:
+    spec = obj.get("spec", {})
+    pod_status = obj.get("status", {})
+    ips = pod_status.get("podIPs") or []
+    fields = _meta_fields(obj, True)
+    fields["spec.nodeName"] = spec.get("nodeName", "")
+    fields["spec.restartPolicy"] = spec.get("restartPolicy", "")
+    fields["spec.schedulerName"] = spec.get("schedulerName", "")
+    fields["spec.serviceAccountName"] = spec.get("serviceAccountName", "")
+    fields["spec.hostNetwork"] = "true" if spec.get("hostNetwork") else "false"
+    fields["status.phase"] = pod_status.get("phase", "")
+    fields["status.podIP"] = pod_status.get("podIP", "")
+    fields["status.podIPs"] = ips[0].get("ip", "") if ips and isinstance(ips[0], dict) else ""
+    fields["status.nominatedNodeName"] = pod_status.get("nominatedNodeName", "")
     return fields
 
 
@@ -806,7 +1085,87 @@ EVENTS = ResourceType(
     ),
 )
 
-RESOURCES: tuple[ResourceType, ...] = (LEASES, CONFIGMAPS, NAMESPACES, EVENTS)
+PODS = ResourceType(
+    group="",
+    version="v1",
+    resource="pods",
+    kind="Pod",
+    singular="pod",
+    short_names=("po",),
+    namespaced=True,
+    verbs=_ALL_VERBS,
+    schema=POD,
+    storage_version_hash="xPOwRZ+Yhw8=",
+    allow_create_on_update=False,
+    allow_unconditional_update=True,
+    validate=_validate_pod,
+    validate_update=_validate_pod_update,
+    columns=(
+        _NAME,
+        Column(
+            "Ready", "string", "The aggregate readiness state of this pod for accepting traffic."
+        ),
+        Column(
+            "Status",
+            "string",
+            "The aggregate status of the containers in this pod.",
+        ),
+        Column(
+            "Restarts",
+            "string",
+            "The number of times the containers in this pod have been restarted and when the "
+            "last container in this pod has restarted.",
+        ),
+        _AGE,
+        Column(
+            "IP",
+            "string",
+            "IP address allocated to the pod. Routable at least within the "
+            "cluster. Empty if not yet allocated.",
+            priority=1,
+        ),
+        Column(
+            "Node",
+            "string",
+            "NodeName is a request to schedule this pod onto a specific node.",
+            priority=1,
+        ),
+        Column(
+            "Nominated Node",
+            "string",
+            "nominatedNodeName is set only when this pod preempts other pods on the node.",
+            priority=1,
+        ),
+        Column(
+            "Readiness Gates",
+            "string",
+            "If specified, all readiness gates will be evaluated for pod readiness.",
+            priority=1,
+        ),
+    ),
+    row=_pod_row,
+    selectable_fields=_pod_fields,
+    field_labels=frozenset(
+        {
+            "metadata.name",
+            "metadata.namespace",
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        }
+    ),
+    prepare_for_create=_prepare_pod,
+    prepare_for_update=_prepare_pod_update,
+    categories=("all",),
+)
+
+RESOURCES: tuple[ResourceType, ...] = (LEASES, CONFIGMAPS, NAMESPACES, EVENTS, PODS)
 
 _BY_PATH = {(r.group, r.version, r.resource): r for r in RESOURCES}
 _BY_NAME: dict[str, ResourceType] = {}

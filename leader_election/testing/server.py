@@ -1,9 +1,10 @@
 """The embedded Kubernetes Lease API server: ``LeaseAPIServer``.
 
-An in-process kube-apiserver for what leader election touches — Leases, ConfigMaps, Namespaces
-and Events — reproducing the real server's semantics: resourceVersion conflicts, Status bodies,
-watch streams with bookmarks and 410 Expired, Table output for kubectl, authentication, RBAC
-and TLS (opt-in). Tests point the official ``kubernetes`` client or kubectl at it.
+An in-process kube-apiserver for what leader election touches — Leases, ConfigMaps, Namespaces,
+Events, Pods (for leader-pod labels) and SelfSubjectAccessReviews — reproducing the real
+server's semantics: resourceVersion conflicts, Status bodies, watch streams with bookmarks and
+410 Expired, Table output for kubectl, authentication, RBAC and TLS (opt-in). Tests point the
+official ``kubernetes`` client or kubectl at it.
 
 Threads: one accept thread and one thread per connection (HTTP/1.1 keep-alive; a watch is
 served on its connection's thread). All are named ``lease-api-server[PORT]-...``; ``stop()``
@@ -39,12 +40,14 @@ from kubernetes import client
 
 from leader_election.errors import ConfigurationError, MisuseError
 from leader_election.testing import kubeconfig as kubeconfig_files
-from leader_election.testing import kubetime, requestinfo, status
+from leader_election.testing import kubetime, requestinfo, review, status
 from leader_election.testing.api import (
     MAX_REQUEST_BODY_BYTES,
     Api,
     Response,
     WatchStream,
+    is_pretty,
+    parse_request_body,
     status_response,
 )
 from leader_election.testing.auth import (
@@ -52,6 +55,7 @@ from leader_election.testing.auth import (
     SYSTEM_MASTERS,
     AuthenticationFailed,
     Authenticator,
+    Decision,
     RBACAuthorizer,
     RequestAttributes,
     UserInfo,
@@ -87,7 +91,7 @@ _HANDSHAKE_TIMEOUT = 10.0
 
 
 class LeaseAPIServer:
-    """An in-process kube-apiserver for Leases, ConfigMaps, Namespaces and Events.
+    """An in-process kube-apiserver for Leases, ConfigMaps, Namespaces, Events and Pods.
 
     Threaded HTTP/1.1 on ``host``:``port`` (a free port by default). Use as a context manager
     or call ``start()`` / ``stop()``; ``stop()`` closes every connection and joins every thread.
@@ -675,6 +679,12 @@ class LeaseAPIServer:
         if not decision.allowed:
             raise StatusError(forbidden_status(attrs, decision.reason))
 
+    def _decide(self, attrs: RequestAttributes) -> Decision:
+        """What this server's authorizer says (everything is allowed without RBAC mode)."""
+        if not self._rbac_enabled:
+            return Decision(True)
+        return self._rbac.decide(attrs)
+
     def _handle(
         self, conn: Connection, request: Request, peer_cert: Mapping[str, Any] | None
     ) -> bool:
@@ -734,6 +744,11 @@ class LeaseAPIServer:
                     self._hold(conn, action)
                 return False  # dropped, or held until the client, the fault or stop() ended it
             self._authorize(user, info)
+            if review.handles(info):
+                code, body = review.review(request, info, user, self._decide, parse_request_body)
+                return answer(
+                    Response(code, dumps(body, pretty=is_pretty(request))), keep=keep_alive
+                )
             result = self._api.handle(request, info)
             if isinstance(result, WatchStream):
 

@@ -199,20 +199,37 @@ def test_without_update_await_leadership_raises_the_forbidden_error(
 @pytest.mark.kubectl
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 def test_kubectl_kustomize_renders_rbac_consistently() -> None:
-    rendered = subprocess.run(
-        ["kubectl", "kustomize", str(RBAC)], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    objects = {doc["kind"]: doc for doc in yaml.safe_load_all(rendered) if doc}
-    assert set(objects) == {"ServiceAccount", "Role", "RoleBinding", "Deployment"}
+    def render(directory: Path) -> dict[str, Any]:
+        rendered = subprocess.run(
+            ["kubectl", "kustomize", str(directory)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        return {doc["kind"]: doc for doc in yaml.safe_load_all(rendered) if doc}
+
+    objects = render(RBAC)
+    # `kubectl apply -k rbac/` deploys no workload: the example lives in rbac/example/.
+    assert set(objects) == {"ServiceAccount", "Role", "RoleBinding"}
+    example = render(RBAC / "example")
+    assert set(example) == {"Deployment", "Service"}
     account = objects["ServiceAccount"]["metadata"]["name"]
     assert objects["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": account}]
     assert objects["RoleBinding"]["roleRef"]["name"] == objects["Role"]["metadata"]["name"]
-    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    pod_template = example["Deployment"]["spec"]["template"]
+    pod = pod_template["spec"]
     assert pod["serviceAccountName"] == account
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     # The Role may touch only the Lease the workload elects on.
     assert objects["Role"]["rules"][0]["resourceNames"] == [env["LEASE_NAME"]["value"]]
+    # The leader Service selects the example's Pods that carry the leader label.
+    key, _, value = env["LEADER_POD_LABEL"]["value"].partition("=")
+    assert example["Service"]["spec"]["selector"] == {
+        **pod_template["metadata"]["labels"],
+        key: value,
+    }
     # The grace period covers the release on SIGTERM: at most one renew deadline.
     options = LeaderElectionOptions(renewal_interval=env["RENEWAL_INTERVAL"]["value"])
     assert options.renew_deadline is not None

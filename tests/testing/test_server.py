@@ -127,7 +127,7 @@ def test_get_object_returns_what_the_api_returns(lease_api_server: LeaseAPIServe
     assert found["metadata"]["resourceVersion"] == created.metadata.resource_version
     assert lease_api_server.get_object("Lease", "default", "missing") is None
     with pytest.raises(ValueError, match="unknown resource"):
-        lease_api_server.get_object("pods", "default", "x")
+        lease_api_server.get_object("secrets", "default", "x")
 
 
 def test_persistent_connections_serve_many_requests(lease_api_server: LeaseAPIServer) -> None:
