@@ -46,5 +46,7 @@ class LeaderElectionOptionsDict(TypedDict, total=False):
     kubeconfig: str | os.PathLike[str] | None
     api_client: Any
     standalone: Flag
+    leader_pod_label: str | None
+    record_events: Flag
     drain_timeout: Duration
     clock: Clock

@@ -314,7 +314,12 @@ def _add_rbac(commands: Any) -> None:
     parser.add_argument(
         "--pod-label", action="store_true", help="add get and patch on pods (leader-pod label)"
     )
-    parser.add_argument("--events", action="store_true", help="add create on events")
+    parser.add_argument(
+        "--no-events",
+        dest="events",
+        action="store_false",
+        help="leave out create on events (the library then records no leadership Events)",
+    )
     parser.add_argument(
         "--no-service-account",
         action="store_true",

@@ -29,6 +29,7 @@ from leader_election.dispatch import Dispatcher
 from leader_election.errors import ApiError, ConfigurationError, MisuseError
 from leader_election.events import LeaderLostEvent, leader_lost
 from leader_election.options import IDENTITY_MAX_LENGTH, LeaderElectionOptions, default_identity
+from leader_election.preflight import run_preflight
 from leader_election.process import ProcessHooks
 from leader_election.runtime import Lifecycle, Runtime, job_label
 from leader_election.state import Failure, LostReason, Op, State
@@ -393,7 +394,9 @@ class LeaderElectionModule:
                 self._options = options
                 self._created_pid = os.getpid()
             connection = resolve_connection(options)
-            self._launch(options, connection)
+            if options.await_leadership and connection is not None:
+                _raise_missing_permissions(options, connection)
+            self._launch(options, connection, preflight=not options.await_leadership)
             self._lifecycle = Lifecycle.STARTED
             process.register(self.process_hooks)
         if options.await_leadership:
@@ -540,6 +543,7 @@ class LeaderElectionModule:
         connection: Connection | None,
         *,
         dispatcher: Dispatcher | None = None,
+        preflight: bool = True,
     ) -> Runtime:
         runtime = Runtime(
             self,
@@ -553,7 +557,7 @@ class LeaderElectionModule:
             wake=self._wake_async_waiters,
         )
         self._runtime = runtime
-        runtime.start()
+        runtime.start(preflight=preflight)
         return runtime
 
     def _await_first_round(self, options: LeaderElectionOptions) -> None:
@@ -657,6 +661,24 @@ class _ModuleProcessHooks:
             module._options = dataclasses.replace(module._options, identity=identity)
         module._created_pid = os.getpid()
         module.start()
+
+
+def _raise_missing_permissions(options: LeaderElectionOptions, connection: Connection) -> None:
+    """``await_leadership``: a verb election cannot live without is an error from start()."""
+    report = run_preflight(
+        connection.api_client,
+        options.lease_name,
+        options.namespace,
+        pod_label=bool(options.leader_pod_label),
+        events=options.record_events,
+        timeout=options.timing.follower_timeout,
+    )
+    error = report.error()
+    if error is not None:
+        raise error
+    warning = report.warning()
+    if warning is not None:
+        logger.warning("lease %s: %s", options.lease_description, warning)
 
 
 def _forked_identity(identity: str) -> str:

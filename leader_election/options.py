@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from leader_election.clock import Clock, SystemClock
 from leader_election.errors import ConfigurationError
+from leader_election.podlabel import parse_pod_label
 from leader_election.timing import Timing
 
 __all__ = ["LeaderElectionOptions", "default_identity"]
@@ -178,6 +179,12 @@ class LeaderElectionOptions:
     environment, no ``~/.kube/config``), lead alone (true, as NestJS) or make ``start()`` raise
     ``ConfigurationError`` (false). Production should set false: there, "no cluster" is a
     mistake, and standalone means every replica leads."""
+    leader_pod_label: str | None = None
+    """``"key=value"``: the leader sets this label on its own Pod (``POD_NAME``) while it leads
+    and clears it during the drain, so a Service selecting it routes to the leader only."""
+    record_events: bool = True
+    """Record ``became leader`` / ``stopped leading`` Events on the Lease, as client-go does;
+    a 403 turns it off with one warning."""
     drain_timeout: datetime.timedelta = datetime.timedelta(milliseconds=10000)
     """How long a stopping leader waits, still renewing, for its ``run_while_leader`` functions
     and ``leader.lost`` receivers before releasing. Past it, the Lease is not released: it
@@ -253,7 +260,15 @@ class LeaderElectionOptions:
             raise _fail("log_at_level", level, "must be 'log' (INFO) or 'debug' (DEBUG)")
         set_(self, "log_at_level", level.strip().lower())
 
-        for name in ("await_leadership", "release_on_stop", "handle_signals", "standalone"):
+        if self.leader_pod_label is not None:
+            set_(self, "leader_pod_label", str(parse_pod_label(self.leader_pod_label)))
+        for name in (
+            "await_leadership",
+            "release_on_stop",
+            "handle_signals",
+            "standalone",
+            "record_events",
+        ):
             set_(self, name, _boolean(name, getattr(self, name)))
 
         if self.kubeconfig is not None:

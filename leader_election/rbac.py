@@ -77,7 +77,7 @@ def manifests(
     service_account: str = "leader-election",
     role_name: str = "",
     pod_label: bool = False,
-    events: bool = False,
+    events: bool = True,
     with_service_account: bool = True,
 ) -> list[dict[str, Any]]:
     """ServiceAccount (optional), Role and RoleBinding for leader election on one Lease.

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leader_election.announce import Announcer
 from leader_election.connection import Connection
 from leader_election.dispatch import Dispatcher
 from leader_election.elector import Elector
@@ -34,6 +35,7 @@ from leader_election.events import (
 )
 from leader_election.lock import LeaseLock
 from leader_election.options import LeaderElectionOptions
+from leader_election.preflight import run_preflight
 from leader_election.state import (
     Acquired,
     Changed,
@@ -104,8 +106,12 @@ class Runtime:
         self.work.loop_bridge = self.dispatcher.loop_bridge = bridge
         self.loop = bridge.loop if bridge is not None else None
         self._wake = wake
+        self.announcer = Announcer(self) if connection is not None else None
+        for fn, label in self.announcer.jobs() if self.announcer is not None else ():
+            self.work.add(fn, label)
         for fn, label in jobs:
             self.work.add(fn, label)
+        self._preflight: threading.Thread | None = None
         self.elector: Elector | None = None
         self.standalone_leading = False
         # The module's: notified on every elected/lost and at stop, so waiters never poll.
@@ -127,7 +133,8 @@ class Runtime:
         return self.elector.machine if self.elector is not None else None
 
     # -- start -----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, *, preflight: bool = True) -> None:
+        """Start the threads; ``preflight``: review RBAC on a thread of its own and log it."""
         if self._own_dispatcher:
             self.dispatcher.start()
         options = self.options
@@ -142,6 +149,13 @@ class Runtime:
             self.on_event(Acquired(0))
             self.on_event(Changed(options.identity))
             return
+        if self.announcer is not None:
+            self.announcer.start()
+        if preflight:
+            self._preflight = threading.Thread(
+                target=self.preflight, name=f"{self.prefix}-preflight", daemon=True
+            )
+            self._preflight.start()
         lock = LeaseLock(
             Transport(self.connection.api_client), options.namespace, options.lease_name
         )
@@ -209,7 +223,29 @@ class Runtime:
             )
             self.work.watch_overrun(event.token, event.claim_ends_at)
         else:
+            if self.announcer is not None and event.holder not in (None, options.identity):
+                self.announcer.previous_holder = event.holder
             self.dispatcher.put(leader_changed, LeaderChangedEvent(**common, leader=event.holder))
+
+    def preflight(self) -> None:
+        """Ask the API server, verb by verb, whether this configuration may work (RBAC);
+        log what is missing. ``start()`` raises it instead with ``await_leadership``."""
+        assert self.connection is not None
+        options = self.options
+        report = run_preflight(
+            self.connection.api_client,
+            options.lease_name,
+            options.namespace,
+            pod_label=bool(options.leader_pod_label),
+            events=options.record_events,
+            timeout=self.timing.follower_timeout,
+        )
+        error = report.error()
+        if error is not None:
+            logger.error("lease %s: %s", options.lease_description, error)
+        warning = report.warning()
+        if warning is not None:
+            logger.warning("lease %s: %s", options.lease_description, warning)
 
     def running_work(self) -> list[str]:
         """The functions of the latest term still running, receivers named as such."""
@@ -294,6 +330,10 @@ class Runtime:
                 ", ".join(self.running_work()) or "leader-only work",
             )
             self.work.join(clock.monotonic())
+        if self._preflight is not None:
+            self._preflight.join(max(deadline - clock.monotonic(), 0.1))
+        if self.announcer is not None:
+            self.announcer.join(deadline - clock.monotonic())
         self.dispatcher.stop(max(deadline - clock.monotonic(), 0.1))
         if self.connection is not None:
             self.connection.close()

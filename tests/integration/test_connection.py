@@ -37,7 +37,7 @@ def test_the_kubeconfig_option(server: LeaseAPIServer, tmp_path: Path, isolated_
         lease_name="by-option", kubeconfig=str(path), handle_signals=False, **FAST
     )
     lead(election)
-    assert server.requests.count(user="by-option", verb="create") == 1
+    assert server.requests.count(user="by-option", verb="create", resource="leases") == 1
 
 
 def test_the_kubeconfig_environment_variable(
@@ -47,7 +47,7 @@ def test_the_kubeconfig_environment_variable(
     monkeypatch.setenv("KUBECONFIG", str(path))
     election = LeaderElectionModule.for_root(lease_name="by-env", handle_signals=False, **FAST)
     lead(election)
-    assert server.requests.count(user="by-env", verb="create") == 1
+    assert server.requests.count(user="by-env", verb="create", resource="leases") == 1
 
 
 # -- the order of sources, as a table ---------------------------------------------------------
