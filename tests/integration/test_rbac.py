@@ -195,7 +195,9 @@ def test_without_update_await_leadership_raises_the_forbidden_error(
     admin.create(LeaseRecord(lease_duration_seconds=15), timeout=5)
     with (
         candidates(server, "a", await_leadership=True) as (a,),
-        pytest.raises(ForbiddenError, match=r"RBAC denies .*update leases/my-app.*leader-election rbac") as raised,
+        pytest.raises(
+            ForbiddenError, match=r"RBAC denies .*update leases/my-app.*leader-election rbac"
+        ) as raised,
     ):
         a.start()
     assert raised.value.verb == "update"
