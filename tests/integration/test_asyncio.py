@@ -235,8 +235,11 @@ def test_a_blocking_stop_on_the_loop_returns_at_once_and_releases_after_the_job(
     a = candidate("a", drain_timeout=3000)
     marks: dict[str, float] = {}
 
+    leading = asyncio.Event()  # set once main saw leadership: the job stops only then
+
     async def job(term: AsyncTerm) -> None:
         if caller == "the coroutine job itself":
+            await leading.wait()
             started = time.monotonic()
             a.stop()
             marks["stop returned after"] = time.monotonic() - started
@@ -253,6 +256,7 @@ def test_a_blocking_stop_on_the_loop_returns_at_once_and_releases_after_the_job(
     async def main() -> None:
         await a.__aenter__()
         assert await a.wait_for_leadership_async(10)
+        leading.set()
         if caller == "a coroutine on the loop":
             started = time.monotonic()
             a.stop()
