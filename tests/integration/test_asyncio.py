@@ -276,6 +276,29 @@ def test_a_blocking_stop_on_the_loop_returns_at_once_and_releases_after_the_job(
     assert not [r for r in caplog.records if r.name.startswith("leader_election")], caplog.text
 
 
+def test_a_job_cancelled_by_its_closing_loop_is_not_blamed_for_ignoring_its_stop(
+    candidate: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = candidate("a")
+    running = asyncio.Event()
+
+    async def job(stop: AsyncTerm) -> None:
+        running.set()
+        await stop.wait()
+
+    a.run_while_leader(job)
+
+    async def main() -> None:
+        await a.__aenter__()  # never exited: asyncio.run cancels the job as it ends
+        await asyncio.wait_for(running.wait(), 10)
+
+    with caplog.at_level(logging.WARNING, logger="leader_election"):
+        asyncio.run(main())
+        a.stop()
+    assert "ignored its stop event" not in caplog.text
+    assert "job-job: cancelled by its event loop" in caplog.text
+
+
 async def call_asgi(app: Any, path: str, method: str = "GET") -> tuple[int, bytes]:
     """One HTTP request through an ASGI app, without a server or a client library."""
     sent: list[dict[str, Any]] = []
