@@ -9,12 +9,13 @@ EXTRAS ?= test,testing,flask,django,metrics,docs
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 
-.PHONY: help venv lint format test test-fast demo bench bench-server chaos chaos-long chaos-short docs dist dist-extras clean
+.PHONY: help venv lint format test test-fast demo bench bench-asyncio bench-server chaos chaos-long chaos-short docs dist dist-extras clean
 
 help:
 	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
 	@echo "make test    lint (ruff, mypy --strict) and the whole test suite"
-	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection"
+	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection (asyncio: make bench-asyncio)"
+	@echo "make bench-asyncio  event-loop lag of the asyncio face (async with) against blocking calls"
 	@echo "make bench-server  the embedded Lease API server alone: updates/s and watchers"
 	@echo "make chaos   the long chaos run (never two leaders, never overlapping work; the short"
 	@echo "             one runs in make test); CHAOS_ARGS=\"--faults all\" adds the kinds that fail today"
@@ -73,6 +74,12 @@ chaos-long: chaos
 # The short profile, as `make test` runs it.
 chaos-short: venv
 	$(PY) -m chaos --profile short $(CHAOS_ARGS)
+
+# The event loop's lag while a leader renews, starts and stops: `async with` against the
+# blocking start()/stop() called from a coroutine (about a minute). Writes its own section of
+# docs/benchmarks.md; BENCH_QUICK=1: a few seconds, written under build/bench/.
+bench-asyncio: venv
+	$(PY) -m benchmarks.loop_lag $(BENCH_ARGS)
 
 bench-server: venv
 	$(PY) benchmarks/server_bench.py $(BENCH_ARGS)

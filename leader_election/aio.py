@@ -126,6 +126,9 @@ class LoopBridge:
         """Run ``fn(async_term)`` as a task for ``term``; cancel it ``bound`` seconds after the
         term ended if it has not returned; ``done()`` once it finished in any way."""
         async_term = AsyncTerm(term)
+        # Set on the loop when *we* cancel the job for ignoring its term's end; any other
+        # cancellation comes from its loop (asyncio.run ending, a server shutting down).
+        overran = False
 
         def finished(_: object = None) -> None:
             with self._lock:
@@ -137,12 +140,20 @@ class LoopBridge:
             try:
                 await fn(async_term)
             except asyncio.CancelledError:
-                logger.error(
-                    "%s-job-%s: cancelled %.1f s after its term ended (it ignored its stop event)",
-                    self._name,
-                    label,
-                    bound,
-                )
+                if overran:
+                    logger.error(
+                        "%s-job-%s: cancelled %.1f s after its term ended (it ignored its stop "
+                        "event)",
+                        self._name,
+                        label,
+                        bound,
+                    )
+                else:
+                    logger.warning(
+                        "%s-job-%s: cancelled by its event loop (shutting down) while it ran",
+                        self._name,
+                        label,
+                    )
             except Exception:
                 logger.exception("%s-job-%s: the leader-only coroutine raised", self._name, label)
 
@@ -160,12 +171,21 @@ class LoopBridge:
             return
         future.add_done_callback(finished)
 
+        def cancel_overrun() -> None:
+            nonlocal overran
+            if not future.done():
+                overran = True
+                future.cancel()
+
         def on_end() -> None:
             async_term.set()
-            self.loop.call_later(bound, future.cancel)
+            timer = self.loop.call_later(bound, cancel_overrun)
+            # Done callbacks run on the loop (the task's result is copied there).
+            future.add_done_callback(lambda _: timer.cancel())
 
         def schedule_end() -> None:
-            self.call(on_end)
+            if not future.done():  # a job that already returned needs no stop
+                self.call(on_end)
 
         term.on_end(schedule_end)
 

@@ -9,8 +9,9 @@ after it returned.
 
 ``health_app(election)`` is a plain ASGI application answering ``GET`` with the same JSON as
 the Flask and Django health views (200, or 503 when stuck); mount it where the probe looks:
-``app.mount("/healthz/leader-election", health_app(election))``. Neither needs Starlette;
-``health_route`` (a Starlette ``Route``) does (extra ``asgi``).
+``app.mount("/healthz/leader-election", health_app(election))`` (Starlette answers the bare
+path with a redirect to the trailing slash, which probes follow). Neither needs Starlette;
+``health_route`` (a Starlette ``Route`` for the exact path) does (extra ``asgi``).
 
 Pre-fork servers (``uvicorn --workers N``, gunicorn's ``UvicornWorker``, with or without
 ``--preload``) run the lifespan in each worker, so each worker is a candidate of its own;

@@ -345,8 +345,9 @@ class LeaderElectionModule:
         the work returns while the Lease is still renewed), then releases the Lease and does
         not take it again for one lease duration, so that another candidate does. Waits up
         to ``timeout`` seconds (default: the drain timeout plus the renew deadline) for the
-        release; called from a receiver or a ``run_while_leader`` function it returns at
-        once, and the release follows when that caller has returned.
+        release; called from a receiver, a ``run_while_leader`` function or a coroutine on
+        the module's event loop it returns at once, and the release follows when that
+        caller has returned.
         """
         runtime = self._runtime
         if runtime is None or self._lifecycle is not Lifecycle.STARTED or runtime.standalone:
@@ -410,9 +411,10 @@ class LeaderElectionModule:
         stop event set, ``leader.lost`` delivered); the Lease is still renewed until those
         functions and receivers have returned (at most ``drain_timeout``), then released.
         Waits up to ``timeout`` seconds (default: the drain timeout plus the renew deadline
-        plus 5 s). Safe to call twice or before ``start()``; from a receiver or a
-        ``run_while_leader`` function it returns at once and the rest follows when the
-        caller has returned.
+        plus 5 s). Safe to call twice or before ``start()``; from a receiver, a
+        ``run_while_leader`` function or a coroutine on the module's event loop it returns
+        at once and the rest follows when the caller has returned (a coroutine: use
+        ``async with``, which waits for all of it without blocking the loop).
         """
         with self._lock:
             if self._lifecycle is not Lifecycle.STARTED:

@@ -273,8 +273,19 @@ class Runtime:
 
     # -- resign / stop ---------------------------------------------------------------------
     def on_own_thread(self) -> bool:
-        """True on the dispatcher thread (a receiver) or a leader-only function's thread."""
-        return self.dispatcher.is_current_thread() or self.work.is_work_thread()
+        """True on the dispatcher thread (a receiver), a leader-only function's thread, or
+        the thread running the module's event loop (where coroutine jobs and receivers run):
+        a drain waits for work on these threads, so they must not wait for the drain."""
+        return (
+            self.dispatcher.is_current_thread() or self.work.is_work_thread() or self._on_own_loop()
+        )
+
+    def _on_own_loop(self) -> bool:
+        if self.loop is None:
+            return False
+        from leader_election import aio  # noqa: PLC0415 - loaded already: there is a loop
+
+        return aio.running_loop() is self.loop
 
     def resign(self, timeout: float) -> bool:
         elector = self.elector
@@ -293,8 +304,9 @@ class Runtime:
         """Drain, release, then end every thread within ``budget`` seconds."""
         self._wake_waiters()
         if self.on_own_thread():
-            # Called by a receiver or a leader-only function: the drain waits for the caller
-            # to return, so the rest of the stop runs on a thread of its own.
+            # Called by a receiver, a leader-only function or a coroutine on the module's
+            # loop: the drain waits for the caller to return (for the loop to run the
+            # coroutine work), so the rest of the stop runs on a thread of its own.
             if self._stop_thread is None:
                 self._stop_thread = threading.Thread(
                     target=self._stop, args=(budget,), name=f"{self.prefix}-stop", daemon=True

@@ -144,3 +144,42 @@ def test_gunicorn_preload_starts_it_in_the_workers_not_in_the_master(
     gunicorn.signal(signal.SIGTERM)
     assert gunicorn.wait(15) == 0
     assert holder(server) == ""
+
+
+def test_under_uvicorn_workers_an_async_view_awaits_leadership_and_sigterm_releases(
+    server: LeaseAPIServer, services: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "project.asgi:application"]
+    uvicorn = services(argv, cwd=DJANGO_PROJECT, env=django_env(server, tmp_path))
+    # get_asgi_application() starts the election in each worker; the master never competes.
+    wait_for(lambda: len(candidates(tmp_path)) >= 2, 30, what="both workers competing")
+    workers = candidates(tmp_path)
+    assert uvicorn.pid not in workers
+    assert len(set(workers.values())) == 2
+    leader = wait_for(
+        lambda: holder(server) if holder(server) in workers.values() else None,
+        10,
+        what="a worker to lead",
+    )
+
+    # An async view awaits leadership on the event loop: true in the leader, false (after
+    # its timeout) in the follower, and the sync is_leader read there agrees.
+    answers: dict[int, dict[str, Any]] = {}
+
+    def both_answered() -> bool:
+        body = try_get_json(f"http://127.0.0.1:{port}/await-leadership?timeout=0.3")
+        if body is not None:
+            answers[body["pid"]] = body
+        return len(answers) >= 2
+
+    wait_for(both_answered, 30, what="both workers answering the async view")
+    assert {workers[pid]: body["leader"] for pid, body in answers.items()} == {
+        identity: identity == leader for identity in workers.values()
+    }
+    assert all(body["leader"] == body["is_leader"] for body in answers.values())
+
+    uvicorn.signal(signal.SIGTERM)
+    assert uvicorn.wait(15) == 0, uvicorn.output()
+    assert holder(server) == ""

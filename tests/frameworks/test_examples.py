@@ -74,3 +74,30 @@ def test_the_django_example_under_runserver(
     body = wait_for(lambda: try_get_json(f"http://127.0.0.1:{port}/"), 10, what="GET /")
     assert body["identity"] == leader
     assert str(runserver.pid) not in sweepers(runserver.output())  # not the watcher
+
+
+def test_the_fastapi_example_under_uvicorn_workers(
+    server: LeaseAPIServer, services: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    kubeconfig = server.write_kubeconfig(tmp_path / "example.kubeconfig")
+    argv = [sys.executable, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1"]
+    uvicorn = services(
+        [*argv, "--port", str(port), "app:app"],
+        cwd=EXAMPLES / "fastapi_app",
+        env=base_env(KUBECONFIG=str(kubeconfig)),
+    )
+    wait_for(lambda: sweepers(uvicorn.output()), 30, what="the sweep on the leader")
+    index = wait_for(lambda: try_get_json(f"http://127.0.0.1:{port}/"), 10, what="GET /")
+    assert index["current_leader"] == holder(server, "fastapi-example")
+    health = wait_for(
+        lambda: try_get_json(f"http://127.0.0.1:{port}/healthz/leader-election"),
+        10,
+        what="the health endpoint",
+    )
+    assert health["healthy"] is True and health["holder"] == index["current_leader"]
+    assert len(sweepers(uvicorn.output())) == 1
+    uvicorn.signal(signal.SIGTERM)
+    assert uvicorn.wait(15) == 0
+    assert "no longer the leader: sweep stopped" in uvicorn.output()
+    assert holder(server, "fastapi-example") == ""

@@ -226,6 +226,79 @@ def test_a_loop_closed_while_the_module_runs_leaves_a_clean_stop(candidate: Fact
     assert a.state is State.STOPPED
 
 
+@pytest.mark.parametrize("caller", ["a coroutine on the loop", "the coroutine job itself"])
+def test_a_blocking_stop_on_the_loop_returns_at_once_and_releases_after_the_job(
+    candidate: Factory, server: LeaseAPIServer, caplog: pytest.LogCaptureFixture, caller: str
+) -> None:
+    # The job runs on the loop: a stop() that waited there for the drain would wait for
+    # itself (until drain_timeout, then leave the Lease to expire).
+    a = candidate("a", drain_timeout=3000)
+    marks: dict[str, float] = {}
+
+    leading = asyncio.Event()  # set once main saw leadership: the job stops only then
+
+    async def job(term: AsyncTerm) -> None:
+        if caller == "the coroutine job itself":
+            await leading.wait()
+            started = time.monotonic()
+            a.stop()
+            marks["stop returned after"] = time.monotonic() - started
+        await term.wait()
+        await asyncio.sleep(0.2)  # the batch in hand
+        marks["job returned"] = time.monotonic()
+
+    a.run_while_leader(job)
+
+    def released() -> bool:
+        lease = server.get_object("leases", "default", "test-lease")
+        return lease is not None and not lease["spec"].get("holderIdentity")
+
+    async def main() -> None:
+        await a.__aenter__()
+        assert await a.wait_for_leadership_async(10)
+        leading.set()
+        if caller == "a coroutine on the loop":
+            started = time.monotonic()
+            a.stop()
+            marks["stop returned after"] = time.monotonic() - started
+        deadline = time.monotonic() + 5
+        while not released() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        marks["released by"] = time.monotonic()
+
+    with caplog.at_level(logging.ERROR, logger="leader_election"):
+        asyncio.run(main())
+        wait_for(lambda: a.state is State.STOPPED, 5, what="the stop to complete")
+    assert marks["stop returned after"] < 0.1
+    assert released(), caplog.text
+    assert marks["job returned"] <= marks["released by"]
+    # Nothing of ours complained (asyncio may log about an earlier test's garbage).
+    assert not [r for r in caplog.records if r.name.startswith("leader_election")], caplog.text
+
+
+def test_a_job_cancelled_by_its_closing_loop_is_not_blamed_for_ignoring_its_stop(
+    candidate: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = candidate("a")
+    running = asyncio.Event()
+
+    async def job(stop: AsyncTerm) -> None:
+        running.set()
+        await stop.wait()
+
+    a.run_while_leader(job)
+
+    async def main() -> None:
+        await a.__aenter__()  # never exited: asyncio.run cancels the job as it ends
+        await asyncio.wait_for(running.wait(), 10)
+
+    with caplog.at_level(logging.WARNING, logger="leader_election"):
+        asyncio.run(main())
+        a.stop()
+    assert "ignored its stop event" not in caplog.text
+    assert "job-job: cancelled by its event loop" in caplog.text
+
+
 async def call_asgi(app: Any, path: str, method: str = "GET") -> tuple[int, bytes]:
     """One HTTP request through an ASGI app, without a server or a client library."""
     sent: list[dict[str, Any]] = []

@@ -22,4 +22,15 @@ def whoami(request: HttpRequest) -> JsonResponse:
     )
 
 
-urlpatterns = [path("whoami", whoami), path("", include("leader_election.django.urls"))]
+async def await_leadership(request: HttpRequest) -> JsonResponse:
+    # An async view (under an ASGI server): waits on the event loop, never blocking it.
+    election = get_election()
+    leading = await election.wait_for_leadership_async(float(request.GET.get("timeout", 0)))
+    return JsonResponse({"pid": os.getpid(), "leader": leading, "is_leader": election.is_leader})
+
+
+urlpatterns = [
+    path("whoami", whoami),
+    path("await-leadership", await_leadership),
+    path("", include("leader_election.django.urls")),
+]
