@@ -266,6 +266,16 @@ class Verdict:
 
 
 # -- action logs ---------------------------------------------------------------------------
+
+
+def _began(event: dict[str, Any]) -> float:
+    """When an elected event's term began: its ``since`` if reported, else its delivery."""
+    since = event.get("since")
+    if isinstance(since, int | float) and math.isfinite(since):
+        return float(since)
+    return float(event["t"])
+
+
 def parse_action_log(
     lines: Iterable[str], *, source: str = "action log"
 ) -> tuple[list[Sample], list[str]]:
@@ -507,9 +517,12 @@ def check(
             verdict.token_violations.append(
                 f"term {after.describe()} follows {before.describe()} without a higher token"
             )
+    # Ordered by when each term began ("since", the send time of the write that won it) where
+    # the implementation reports it: delivery can lag a term's start, by a whole pause when the
+    # process is stopped right after winning, and must not reorder terms.
     elected = sorted(
         (
-            (float(e["t"]), p.identity, e.get("token"))
+            (_began(e), p.identity, e.get("token"))
             for p in processes
             for e in p.events
             if e.get("event") == "elected"

@@ -24,8 +24,9 @@ skipped; a receiver that blocks delays later events, never a renewal.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import blinker
@@ -63,6 +64,9 @@ class LeaderElectedEvent:
     ``fencing_token`` is the Lease's ``leaseTransitions`` for this term: it grows with every
     new term, so downstream systems can reject writes from an older leader.
     ``standalone`` is true when no cluster was found and leadership was assumed.
+    ``since`` is when the term began, on ``time.monotonic()`` (the send time of the write that
+    won it): events are delivered shortly after the fact — later still if the process was
+    paused — and ``since`` orders terms as they happened.
     """
 
     event: ClassVar[str] = "leader.elected"
@@ -71,6 +75,7 @@ class LeaderElectedEvent:
     identity: str
     fencing_token: int
     standalone: bool = False
+    since: float = field(default=math.nan, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

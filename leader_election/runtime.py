@@ -146,7 +146,7 @@ class Runtime:
                 options.identity,
             )
             self.standalone_leading = True
-            self.on_event(Acquired(0))
+            self.on_event(Acquired(0, options.clock.monotonic()))
             self.on_event(Changed(options.identity))
             return
         if self.announcer is not None:
@@ -188,7 +188,12 @@ class Runtime:
             self.work.begin(term, start_jobs=self.is_leader)
             self.dispatcher.put(
                 leader_elected,
-                LeaderElectedEvent(**common, fencing_token=event.token, standalone=self.standalone),
+                LeaderElectedEvent(
+                    **common,
+                    fencing_token=event.token,
+                    standalone=self.standalone,
+                    since=event.since,
+                ),
             )
         elif isinstance(event, Lost):
             self._notify("on_leadership", False)

@@ -274,9 +274,11 @@ class Put:
 
 @dataclass(frozen=True, slots=True)
 class Acquired:
-    """Event: we became leader; ``token`` is ``leaseTransitions`` of our term."""
+    """Event: we became leader; ``token`` is ``leaseTransitions`` of our term, ``since`` the
+    send time (monotonic) of the write that began it."""
 
     token: int
+    since: float = dataclasses.field(default=math.nan, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -708,7 +710,7 @@ class _Transition:
         if m.state is State.FOLLOWING:
             token = obs.lease.record.lease_transitions
             self.update(state=State.LEADING, token=token, hold_off_until=-math.inf)
-            self.emit(Acquired(token))
+            self.emit(Acquired(token, obs.sent_at))
         self.report_holder()
 
     def failed(self, obs: RequestFailed) -> None:

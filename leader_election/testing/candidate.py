@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
 
     def on_elected(_sender: Any, *, event: LeaderElectedEvent) -> None:
-        report("elected", token=event.fencing_token, standalone=event.standalone)
+        report("elected", token=event.fencing_token, standalone=event.standalone, since=event.since)
 
     def on_lost(_sender: Any, *, event: LeaderLostEvent) -> None:
         report("lost", token=event.fencing_token, reason=event.reason.value)

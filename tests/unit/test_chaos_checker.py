@@ -360,3 +360,16 @@ def test_a_job_left_running_after_stop_is_judged_with_drain() -> None:
     assert len(verdict.job_thread_violations) == 1
     assert verdict.ok, verdict.summary()
     assert not check([], [leaky], drain=True).ok
+
+
+def test_an_elected_event_delivered_after_a_pause_is_ordered_by_when_its_term_began() -> None:
+    # a won token 2 at 1.0, was paused before delivering it; b won token 3 at 2.0 (a's claim
+    # had run out) and delivered at once; a's elected and lost came out together at 3.0.
+    logs = samples("b", 3, 2.0, 2.5)
+    a = process("a", ("elected", 3.0, 2), ("lost", 3.0, 2), ("exit", 4, 0))
+    a.events[0]["since"] = 1.0
+    b = process("b", ("elected", 2.0, 3), ("lost", 2.6, 3), ("exit", 4, 0))
+    b.events[0]["since"] = 2.0
+    assert check(logs, [a, b]).token_violations == []
+    del a.events[0]["since"]  # without it, delivery order is all the checker has
+    assert check(logs, [a, b]).token_violations
