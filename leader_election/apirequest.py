@@ -22,7 +22,7 @@ import urllib3
 
 from leader_election._version import __version__
 from leader_election.errors import ApiError
-from leader_election.transport import api_error
+from leader_election.transport import api_error, describe_no_answer
 
 __all__ = ["Reply", "describe_no_answer", "send"]
 
@@ -50,32 +50,6 @@ class Reply:
     def is_status(self) -> bool:
         """Whether the body is a Kubernetes ``Status`` object (what an API server errs with)."""
         return self.json().get("kind") == "Status"
-
-
-def describe_no_answer(exc: BaseException, host: str, elapsed: float, timeout: float) -> str:
-    """Why no answer came, in words, with the time it took: "connection refused by ... after
-    0.35 s" rather than "no answer within 10.00 s"."""
-    text = str(exc)
-    lowered = text.lower()
-    # Checked before the timeout: urllib3's NewConnectionError (refused, unresolvable) is a
-    # subclass of its ConnectTimeoutError, so the class alone cannot tell them apart.
-    if "refused" in lowered:
-        cause = "connection refused (is the API server running, and is this the right port?)"
-    elif (
-        "name or service not known" in lowered
-        or "nodename nor servname" in lowered
-        or ("failed to resolve" in lowered)
-    ):
-        cause = "the host name does not resolve"
-    elif "certificate" in lowered or "ssl" in lowered:
-        cause = f"TLS failed: {text}"
-    elif "unreachable" in lowered:
-        cause = "the network is unreachable"
-    elif isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in lowered:
-        return f"no answer from {host} within {timeout:.2f} s (timed out)"
-    else:
-        cause = text
-    return f"cannot reach {host} after {elapsed:.2f} s: {cause}"
 
 
 def _headers(api_client: Any, content_type: str | None) -> dict[str, str]:

@@ -170,8 +170,9 @@ def resolve_connection(options: LeaderElectionOptions) -> Connection | None:
         except Exception as exc:
             raise ConfigurationError(
                 "KUBERNETES_SERVICE_HOST is set but the in-cluster configuration cannot be "
-                f"loaded: {exc}. Mount the ServiceAccount token (automountServiceAccountToken) "
-                "or pass kubeconfig= / api_client= / set KUBECONFIG",
+                f"loaded: {str(exc).rstrip('.')}. Mount the ServiceAccount token "
+                "(automountServiceAccountToken) or pass kubeconfig= / api_client= / set "
+                "KUBECONFIG",
                 option="KUBERNETES_SERVICE_HOST",
                 value=os.environ.get("KUBERNETES_SERVICE_HOST"),
             ) from exc

@@ -25,9 +25,10 @@ __all__ = ["RBAC_HINT", "RBAC_VERBS", "LeaseLock", "rbac_hint"]
 RBAC_VERBS = ("get", "update", "watch", "create")
 
 RBAC_HINT = (
-    "apply rbac/ from the leader_election project (kubectl apply -k rbac/): a Role granting "
-    "get, update and watch on this Lease by name and create on leases in API group "
-    "coordination.k8s.io, bound to the pod's ServiceAccount"
+    "grant a Role with get, update and watch on this Lease by name and create on leases in "
+    "API group coordination.k8s.io, bound to the pod's ServiceAccount: `leader-election rbac "
+    "--lease NAME -n NAMESPACE | kubectl apply -f -` prints one (the same manifests ship in "
+    "the package, leader_election/manifests/, a copy of the project's rbac/)"
 )
 
 
@@ -90,7 +91,15 @@ class LeaseLock:
                 what=self.what,
                 timeout=timeout,
             )
-        except NotFoundError:
+        except NotFoundError as exc:
+            if exc.body is None or exc.body.get("kind") != "Status":
+                raise ApiError(
+                    f"{exc}: the answer is not a Kubernetes Status, so the server at this "
+                    "address is not a Kubernetes API server (check the kubeconfig's server)",
+                    status=exc.status,
+                    body=exc.body,
+                    verb="get",
+                ) from exc
             return None
         except ApiError as exc:
             raise _actionable(exc, "get", self) from exc

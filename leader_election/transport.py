@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -100,6 +101,32 @@ def api_error(
         verb=verb,
         retry_after=retry_after_seconds(retry_after, body),
     )
+
+
+def describe_no_answer(exc: BaseException, host: str, elapsed: float, timeout: float) -> str:
+    """Why no answer came, in words, with the time it took: "connection refused by ... after
+    0.35 s" rather than "no answer within 10.00 s"."""
+    text = str(exc)
+    lowered = text.lower()
+    # Checked before the timeout: urllib3's NewConnectionError (refused, unresolvable) is a
+    # subclass of its ConnectTimeoutError, so the class alone cannot tell them apart.
+    if "refused" in lowered:
+        cause = "connection refused (is the API server running, and is this the right port?)"
+    elif (
+        "name or service not known" in lowered
+        or "nodename nor servname" in lowered
+        or ("failed to resolve" in lowered)
+    ):
+        cause = "the host name does not resolve"
+    elif "certificate" in lowered or "ssl" in lowered:
+        cause = f"TLS failed: {text}"
+    elif "unreachable" in lowered:
+        cause = "the network is unreachable"
+    elif isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in lowered:
+        return f"no answer from {host} within {timeout:.2f} s (timed out)"
+    else:
+        cause = text
+    return f"cannot reach {host} after {elapsed:.2f} s: {cause}"
 
 
 class WatchStream:
@@ -198,6 +225,7 @@ class Transport:
         error answer and ``ApiError`` with status 0 when no answer came in time.
         """
         payload = json.dumps(body).encode() if body is not None else None
+        started = time.monotonic()
         try:
             response = self._pool.request(
                 method,
@@ -210,8 +238,11 @@ class Transport:
                 preload_content=True,
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # Says what happened ("connection refused ... after 0.35 s"), not only that no
+            # answer came within the timeout.
+            cause = describe_no_answer(exc, self._host, time.monotonic() - started, timeout)
             raise ApiError(
-                f"{verb} {what}: no answer from {self._host} within {timeout:.2f} s: {exc}",
+                f"{verb} {what}: {cause}",
                 status=0,
                 reason=type(exc).__name__,
                 verb=verb,
