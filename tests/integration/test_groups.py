@@ -1,0 +1,285 @@
+"""LeaderElectionGroup end to end: many Leases per process, balanced across members, each
+Lease keeping the single-Lease guarantees (embedded server, the real client, a user each)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from leader_election import (
+    LeaderElectedEvent,
+    LeaderElectionGroup,
+    LeaderElectionModule,
+    Term,
+    leader_elected,
+)
+from leader_election.multiplex import GROUP_LABEL, MEMBER_LABEL
+from leader_election.testing import LeaseAPIServer, wait_for
+
+from .conftest import FAST
+
+GroupFactory = Callable[..., LeaderElectionGroup]
+
+
+@pytest.fixture
+def member(server: LeaseAPIServer) -> Iterator[GroupFactory]:
+    """Make a group member with its own user; every one is stopped at teardown."""
+    made: list[LeaderElectionGroup] = []
+
+    def make(identity: str, **options: Any) -> LeaderElectionGroup:
+        settings: dict[str, Any] = {
+            "shards": 12,
+            "lease_prefix": "work",
+            "identity": identity,
+            "api_client": server.api_client(user=identity),
+            **FAST,
+        }
+        settings.update(options)
+        group = LeaderElectionGroup.for_root(**settings)
+        made.append(group)
+        return group
+
+    yield make
+    for group in made:
+        group.stop()
+
+
+class LeaseSampler:
+    """Samples ``is_leader(lease)`` of every group (and modules) every millisecond; records
+    any Lease led by two at once."""
+
+    def __init__(self, leases: list[str], groups: list[LeaderElectionGroup]) -> None:
+        self.leases = leases
+        self.groups = list(groups)
+        self.modules: list[LeaderElectionModule] = []
+        self.overlaps: list[tuple[str, list[str]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="test-lease-sampler")
+
+    def __enter__(self) -> LeaseSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for lease in self.leases:
+                leading = [g.identity for g in self.groups if g.is_leader(lease)]
+                leading += [
+                    m.identity for m in self.modules if m.lease_name == lease and m.is_leader
+                ]
+                if len(leading) > 1:
+                    self.overlaps.append((lease, leading))
+            self._stop.wait(0.001)
+
+
+class WorkLog:
+    """Records every run of a ``run_while_leader`` function: (lease, identity, start, end)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runs: list[tuple[str, str, float, float]] = []
+        self.running: dict[str, list[str]] = {}
+        self.overlaps: list[tuple[str, list[str]]] = []
+
+    def job(self, identity: str) -> Callable[[Term, str], None]:
+        def work(term: Term, lease_name: str) -> None:
+            started = time.monotonic()
+            with self.lock:
+                running = self.running.setdefault(lease_name, [])
+                running.append(identity)
+                if len(running) > 1:
+                    self.overlaps.append((lease_name, list(running)))
+            term.wait()
+            time.sleep(0.05)  # a little cleanup after the term ended, inside the drain
+            with self.lock:
+                running.remove(identity)
+                self.runs.append((lease_name, identity, started, time.monotonic()))
+
+        return work
+
+
+def test_twelve_leases_balance_over_three_members(member: GroupFactory) -> None:
+    groups = [member(f"member-{i}") for i in range(3)]
+    with LeaseSampler([f"work-{i}" for i in range(12)], groups) as sampler:
+        for group in groups:
+            group.start()
+        wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="4 Leases each")
+        held = [g.held for g in groups]
+        assert frozenset().union(*held) == frozenset(f"work-{i}" for i in range(12))
+        # Stable: the assignment does not move while the membership does not.
+        time.sleep(1.0)  # a quiet period to observe; nothing is awaited here
+        assert [g.held for g in groups] == held
+    assert sampler.overlaps == []
+    for group in groups:
+        assert group.members == {"member-0", "member-1", "member-2"}
+        for lease in group.held:
+            assert group.leader_of(lease) == group.identity
+            assert group.fencing_token(lease) is not None
+
+
+def test_group_threads_stay_within_five(member: GroupFactory) -> None:
+    group = member("solo", shards=50)
+    before = {t for t in threading.enumerate() if t.name.startswith("leader-election")}
+    group.start()
+    wait_for(lambda: len(group.held) == 50, 20, what="all 50 Leases held")
+    threads = [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith("leader-election") and t not in before
+    ]
+    assert len(threads) <= 5, threads
+
+
+def test_a_member_that_stops_hands_its_leases_to_the_others(member: GroupFactory) -> None:
+    groups = [member(f"member-{i}") for i in range(3)]
+    log = WorkLog()
+    for group in groups:
+        group.run_while_leader(log.job(group.identity))
+        group.start()
+    wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="balanced")
+    leaving = set(groups[0].held)
+    stopped_at = time.monotonic()
+    groups[0].stop()
+    wait_for(lambda: [len(g.held) for g in groups[1:]] == [6, 6], 10, what="6 Leases each")
+    # Released, not left to expire: taken well within one lease duration (1 s).
+    assert time.monotonic() - stopped_at < 1.0
+    assert leaving <= groups[1].held | groups[2].held
+    assert log.overlaps == []
+
+
+def test_a_joining_member_takes_its_share_after_the_old_work_returned(
+    member: GroupFactory,
+) -> None:
+    groups = [member(f"member-{i}") for i in range(3)]
+    log = WorkLog()
+    elected: list[LeaderElectedEvent] = []
+
+    def on_elected(sender: Any, event: LeaderElectedEvent) -> None:
+        elected.append(event)
+
+    with LeaseSampler([f"work-{i}" for i in range(12)], groups) as sampler:
+        for group in groups:
+            group.run_while_leader(log.job(group.identity))
+            group.start()
+        wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="balanced")
+        newcomer = member("member-3")
+        newcomer.run_while_leader(log.job(newcomer.identity))
+        sampler.groups.append(newcomer)
+        with leader_elected.connected_to(on_elected, sender=newcomer):
+            newcomer.start()
+            everyone = [*groups, newcomer]
+            # ceil(12 / 4) = 3: every member ends with 3.
+            wait_for(lambda: [len(g.held) for g in everyone] == [3, 3, 3, 3], 20, what="3 each")
+            wait_for(lambda: len(elected) == 3, 5, what="3 leader.elected for the newcomer")
+    assert sampler.overlaps == []
+    assert log.overlaps == []
+    assert {event.lease_name for event in elected} == newcomer.held
+    # Each handed-over Lease: the newcomer's work began after the previous work returned.
+    for lease in newcomer.held:
+        runs = sorted((r for r in log.runs if r[0] == lease), key=lambda r: r[2])
+        previous = [r for r in runs if r[1] != newcomer.identity]
+        mine = [r for r in log.runs if r[0] == lease and r[1] == newcomer.identity]
+        assert not mine  # still running: recorded when it returns
+        assert previous, lease
+        assert lease in log.running and log.running[lease] == [newcomer.identity]
+
+
+def test_a_dead_member_loses_its_leases_after_expiry(member: GroupFactory) -> None:
+    # release_on_stop=False: the member stops without releasing anything, as if it died.
+    groups = [member("member-0", release_on_stop=False), member("member-1")]
+    for group in groups:
+        group.start()
+    wait_for(lambda: [len(g.held) for g in groups] == [6, 6], 20, what="balanced")
+    stopped_at = time.monotonic()
+    groups[0].stop()
+    wait_for(lambda: len(groups[1].held) == 12, 10, what="the survivor holds all 12")
+    # Nothing was released: the survivor waited for the heartbeat and the Leases to expire.
+    assert time.monotonic() - stopped_at >= 0.9
+
+
+def test_a_module_and_a_group_never_both_lead_a_lease(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    module = LeaderElectionModule.for_root(
+        lease_name="work-2",
+        identity="module",
+        handle_signals=False,
+        api_client=server.api_client(user="module"),
+        **FAST,
+    )
+    group = member("group", shards=4)
+    with LeaseSampler([f"work-{i}" for i in range(4)], [group]) as sampler:
+        sampler.modules.append(module)
+        module.start()
+        try:
+            assert module.wait_for_leadership(5)
+            group.start()
+            wait_for(lambda: len(group.held) == 3, 10, what="the 3 free Leases")
+            assert "work-2" not in group.held
+            assert group.leader_of("work-2") == "module"
+            module.stop()
+            wait_for(lambda: group.is_leader("work-2"), 5, what="the group takes work-2")
+        finally:
+            module.stop()
+        # A module started now only follows the group's Lease.
+        late = LeaderElectionModule.for_root(
+            lease_name="work-2",
+            identity="late-module",
+            handle_signals=False,
+            api_client=server.api_client(user="late-module"),
+            **FAST,
+        )
+        sampler.modules.append(late)
+        late.start()
+        try:
+            wait_for(lambda: late.leader_identity == "group", 5, what="late module follows")
+            time.sleep(0.5)  # a window in which the late module must not lead; sampled
+            assert not late.is_leader
+        finally:
+            late.stop()
+    assert sampler.overlaps == []
+
+
+def test_leases_and_heartbeats_are_labelled_for_one_watch(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    group = member("labeller", shards=3)
+    group.start()
+    wait_for(lambda: len(group.held) == 3, 10, what="3 Leases held")
+    from kubernetes import client
+
+    api = client.CoordinationV1Api(server.api_client(user="reader"))
+    shards = api.list_namespaced_lease("default", label_selector=f"{GROUP_LABEL}=work")
+    names = sorted(item.metadata.name for item in shards.items)
+    assert names == sorted([*(f"work-{i}" for i in range(3)), group.heartbeat_lease_name])
+    beats = api.list_namespaced_lease("default", label_selector=f"{MEMBER_LABEL}=work")
+    assert [item.metadata.name for item in beats.items] == [group.heartbeat_lease_name]
+    assert beats.items[0].spec.holder_identity == "labeller"
+
+
+def test_an_unlabelled_lease_created_by_someone_else_is_still_taken(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    from kubernetes import client
+
+    api = client.CoordinationV1Api(server.api_client(user="admin"))
+    api.create_namespaced_lease(
+        "default",
+        {
+            "metadata": {"name": "work-0"},
+            "spec": {"holderIdentity": "gone", "leaseDurationSeconds": 1},
+        },
+    )
+    group = member("taker", shards=2)
+    group.start()
+    wait_for(lambda: len(group.held) == 2, 10, what="both Leases, the foreign one after expiry")
+    lease = api.read_namespaced_lease("work-0", "default")
+    assert lease.metadata.labels[GROUP_LABEL] == "work"
