@@ -283,3 +283,22 @@ def test_an_unlabelled_lease_created_by_someone_else_is_still_taken(
     wait_for(lambda: len(group.held) == 2, 10, what="both Leases, the foreign one after expiry")
     lease = api.read_namespaced_lease("work-0", "default")
     assert lease.metadata.labels[GROUP_LABEL] == "work"
+
+
+def test_group_status_shows_who_holds_which_lease(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    from leader_election.group_status import read_group_status
+
+    groups = [member(f"member-{i}", shards=4) for i in range(2)]
+    for group in groups:
+        group.start()
+    wait_for(lambda: [len(g.held) for g in groups] == [2, 2], 10, what="2 Leases each")
+    status = read_group_status("work", api_client=server.api_client())
+    assert status.live_members == ("member-0", "member-1")
+    held = status.held_by()
+    assert sorted(held["member-0"]) == sorted(groups[0].held)
+    assert sorted(held["member-1"]) == sorted(groups[1].held)
+    text = status.to_text()
+    assert "2 live members" in text
+    assert status.to_json()["group"] == "work"
