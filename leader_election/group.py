@@ -39,7 +39,7 @@ from leader_election.state import Machine, State
 from leader_election.transport import Transport
 from leader_election.work import JobFunction, Term
 
-__all__ = ["GroupOptions", "LeaderElectionGroup"]
+__all__ = ["GroupLease", "GroupOptions", "LeaderElectionGroup"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,8 @@ class LeaderElectionGroup:
         self._dispatcher: Dispatcher | None = None
         self._connection: Connection | None = None
         self._waiters = threading.Condition()
+        self._observers: list[Any] = []
+        self._views: dict[str, GroupLease] = {}
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -311,6 +313,23 @@ class LeaderElectionGroup:
                 + (" ..." if len(self.options.lease_names) > 5 else "")
             )
 
+    def lease(self, lease_name: str) -> GroupLease:
+        """One Lease of the group seen as a single election (``lease_name``, ``namespace``,
+        ``identity``, ``is_leader``, ``fencing_token``): what observers receive."""
+        self._known(lease_name)
+        view = self._views.get(lease_name)
+        if view is None:
+            view = self._views.setdefault(lease_name, GroupLease(self, lease_name))
+        return view
+
+    def add_observer(self, observer: Any) -> None:
+        """Register an instrumentation hook (``leader_election.metrics.instrument(group)``).
+
+        Its methods are ``LeaderElectionModule``'s observer methods (``on_request``,
+        ``on_leadership``, ``on_overrun``), called with the ``GroupLease`` they concern in
+        place of the module; they run on the group's threads and must be fast."""
+        self._observers.append(observer)
+
     # -- work ------------------------------------------------------------------------------
     def run_while_leader(self, fn: J, *, name: str | None = None) -> J:
         """Run ``fn(term, lease_name)`` on its own thread for each term of each Lease.
@@ -363,7 +382,7 @@ class LeaderElectionGroup:
                     self,
                     dataclasses.replace(election, lease_name=lease_name),
                     connection,
-                    self._notify,
+                    functools.partial(self._notify, lease_name),
                     leading=self._waiters,
                     jobs=list(self._jobs),
                     dispatcher=dispatcher,
@@ -376,6 +395,7 @@ class LeaderElectionGroup:
                 lease_names=options.lease_names,
                 heartbeat_name=member_lease_name(options.group_name, election.identity),
                 on_event=self._on_event,
+                on_request=self._on_request,
                 thread_prefix=prefix,
             )
             dispatcher.start()
@@ -479,8 +499,50 @@ class LeaderElectionGroup:
         if elector is not None:
             elector.drained(lease_name, token)
 
-    def _notify(self, method: str, *args: Any) -> None:
-        """Runtime's observer hook; a group has no observers yet."""
+    def _on_request(self, lease_name: str, op: Any, seconds: float, failure: Any) -> None:
+        if lease_name in self.options.lease_names:  # not the heartbeat
+            self._notify(lease_name, "on_request", op, seconds, failure)
+
+    def _notify(self, lease_name: str, method: str, *args: Any) -> None:
+        """Call ``method`` of every observer with the Lease's view (Runtime's notify)."""
+        if not self._observers:
+            return
+        view = self.lease(lease_name)
+        for observer in list(self._observers):
+            hook = getattr(observer, method, None)
+            if hook is None:
+                continue
+            try:
+                hook(view, *args)
+            except Exception:
+                logger.exception("%r: observer %r raised in %s", self, observer, method)
+
+
+class GroupLease:
+    """One Lease of a group, with the attributes an observer reads of an election."""
+
+    def __init__(self, group: LeaderElectionGroup, lease_name: str) -> None:
+        self.group = group
+        self.lease_name = lease_name
+
+    @property
+    def namespace(self) -> str:
+        return self.group.namespace
+
+    @property
+    def identity(self) -> str:
+        return self.group.identity
+
+    @property
+    def is_leader(self) -> bool:
+        return self.group.is_leader(self.lease_name)
+
+    @property
+    def fencing_token(self) -> int | None:
+        return self.group.fencing_token(self.lease_name)
+
+    def __repr__(self) -> str:
+        return f"<GroupLease {self.namespace}/{self.lease_name} of {self.group!r}>"
 
 
 class _LeaseRuntime(Runtime):

@@ -302,3 +302,30 @@ def test_group_status_shows_who_holds_which_lease(
     text = status.to_text()
     assert "2 live members" in text
     assert status.to_json()["group"] == "work"
+
+
+def test_metrics_of_a_group_are_labelled_per_lease(member: GroupFactory) -> None:
+    import prometheus_client
+
+    from leader_election.metrics import instrument
+
+    groups = [member(f"member-{i}", shards=4) for i in range(2)]
+    own = prometheus_client.CollectorRegistry()
+    instrument(groups[0], registry=own)
+    for group in groups:
+        group.start()
+    wait_for(lambda: [len(g.held) for g in groups] == [2, 2], 10, what="2 Leases each")
+
+    def renewals(name: str) -> float:
+        value = own.get_sample_value(
+            "leader_election_renew_duration_seconds_count", {"name": name, "namespace": "default"}
+        )
+        return value or 0.0
+
+    held = sorted(groups[0].held)
+    wait_for(lambda: all(renewals(name) >= 2 for name in held), 5, what="renewals counted")
+    for name in groups[0].lease_names:
+        gauge = own.get_sample_value(
+            "leader_election_master_status", {"name": name, "namespace": "default"}
+        )
+        assert gauge == (1.0 if name in held else 0.0), name
