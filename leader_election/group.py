@@ -170,6 +170,8 @@ class LeaderElectionGroup:
         self._connection: Connection | None = None
         self._waiters = threading.Condition()
         self._observers: list[Any] = []
+        self._prefix = "leader-election[group]"
+        self._stop_thread: threading.Thread | None = None
         self._views: dict[str, GroupLease] = {}
 
     # -- construction ----------------------------------------------------------------------
@@ -375,6 +377,7 @@ class LeaderElectionGroup:
             assert connection is not None  # standalone=False raises instead
             self._connection = connection
             prefix = f"leader-election[{election.namespace}/group:{options.group_name}]"
+            self._prefix = prefix
             dispatcher = Dispatcher(f"{prefix}-events", self)
             self._dispatcher = dispatcher
             for lease_name in options.lease_names:
@@ -414,6 +417,26 @@ class LeaderElectionGroup:
                 self._lifecycle = Lifecycle.STOPPED
                 return
             self._lifecycle = Lifecycle.STOPPED
+        if self._on_own_thread():
+            # Called by a receiver or a leader-only function: the drain waits for that caller
+            # to return, so the rest of the stop runs on a thread of its own.
+            self._stop_thread = threading.Thread(
+                target=self._stop,
+                args=(timeout,),
+                name=f"{self._prefix}-stop",
+                daemon=True,
+            )
+            self._stop_thread.start()
+            return
+        self._stop(timeout)
+
+    def _on_own_thread(self) -> bool:
+        dispatcher = self._dispatcher
+        if dispatcher is not None and dispatcher.is_current_thread():
+            return True
+        return any(runtime.work.is_work_thread() for runtime in self._runtimes.values())
+
+    def _stop(self, timeout: float | None) -> None:
         timing = self.options.election.timing
         budget = timeout if timeout is not None else timing.stop_budget
         clock = self.options.election.clock

@@ -323,7 +323,8 @@ class GroupElector:
         self._thread.join(timeout)
         stopped = not self._thread.is_alive()
         for _ in self._workers:
-            self._requests.put((-1, -1, None))
+            # A unique sequence number: two sentinels must never be compared by their None.
+            self._requests.put((-1, next(self._seq), None))
         for worker in self._workers:
             worker.join(max(deadline - self._clock.monotonic(), 1.0))
         watch_stopped = self._watcher.stop(1.0)

@@ -14,6 +14,7 @@ from leader_election import (
     LeaderElectedEvent,
     LeaderElectionGroup,
     LeaderElectionModule,
+    State,
     Term,
     leader_elected,
 )
@@ -106,7 +107,16 @@ class WorkLog:
         return work
 
 
-def test_twelve_leases_balance_over_three_members(member: GroupFactory) -> None:
+def renewals_since(server: LeaseAPIServer, since: float, leases: list[str], count: int) -> bool:
+    """Every Lease of ``leases`` was written at least ``count`` times since ``since``."""
+    return all(
+        server.requests.count(since=since, verb="update", name=lease) >= count for lease in leases
+    )
+
+
+def test_twelve_leases_balance_over_three_members(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
     groups = [member(f"member-{i}") for i in range(3)]
     with LeaseSampler([f"work-{i}" for i in range(12)], groups) as sampler:
         for group in groups:
@@ -114,9 +124,14 @@ def test_twelve_leases_balance_over_three_members(member: GroupFactory) -> None:
         wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="4 Leases each")
         held = [g.held for g in groups]
         assert frozenset().union(*held) == frozenset(f"work-{i}" for i in range(12))
-        # Stable: the assignment does not move while the membership does not.
-        time.sleep(1.0)  # a quiet period to observe; nothing is awaited here
+        tokens = {lease: g.fencing_token(lease) for g in groups for lease in g.held}
+        # Stable: the assignment does not move while the membership does not. Five renewals
+        # of every Lease (a second) pass without a hand-over.
+        since = time.monotonic()
+        leases = sorted(tokens)
+        wait_for(lambda: renewals_since(server, since, leases, 5), 10, what="5 renewals each")
         assert [g.held for g in groups] == held
+        assert {lease: g.fencing_token(lease) for g in groups for lease in g.held} == tokens
     assert sampler.overlaps == []
     for group in groups:
         assert group.members == {"member-0", "member-1", "member-2"}
@@ -241,8 +256,11 @@ def test_a_module_and_a_group_never_both_lead_a_lease(
         late.start()
         try:
             wait_for(lambda: late.leader_identity == "group", 5, what="late module follows")
-            time.sleep(0.5)  # a window in which the late module must not lead; sampled
+            # The group renews work-2 five more times while the late module follows (sampled).
+            since = time.monotonic()
+            wait_for(lambda: renewals_since(server, since, ["work-2"], 5), 10, what="renewals")
             assert not late.is_leader
+            assert group.is_leader("work-2")
         finally:
             late.stop()
     assert sampler.overlaps == []
@@ -329,3 +347,21 @@ def test_metrics_of_a_group_are_labelled_per_lease(member: GroupFactory) -> None
             "leader_election_master_status", {"name": name, "namespace": "default"}
         )
         assert gauge == (1.0 if name in held else 0.0), name
+
+
+def test_stop_from_a_leader_only_function_returns_and_drains(member: GroupFactory) -> None:
+    group = member("self-stopper", shards=2)
+    calls: list[str] = []
+
+    @group.run_while_leader
+    def work(term: Term, lease_name: str) -> None:
+        calls.append(lease_name)
+        group.stop()  # returns at once: the drain waits for this function
+        term.wait()
+
+    group.start()
+    wait_for(
+        lambda: calls and all(group.state(n) is State.STOPPED for n in group.lease_names),
+        10,
+        what="every Lease stopped",
+    )
