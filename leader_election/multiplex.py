@@ -514,6 +514,12 @@ class GroupElector:
         """The machine with the balance's gate applied: a gated machine does not take its
         Lease when free (``sit_out_until`` = inf); an ungated one gets its own sit-out back."""
         machine = slot.machine
+        if slot.heartbeat:
+            # Nobody else competes for a member's heartbeat: no sit-out (rule 8 leaves a
+            # Lease to the others; here it would only make the member look dead for longer).
+            if machine.sit_out_until != -math.inf:
+                machine = dataclasses.replace(machine, sit_out_until=-math.inf)
+            return machine
         if slot.gated and machine.sit_out_until != math.inf:
             slot.own_sit_out = machine.sit_out_until
             machine = dataclasses.replace(machine, sit_out_until=math.inf)
@@ -561,9 +567,9 @@ class GroupElector:
                 )
             self._members = members
             self._desired = assign(self._shard_names, members).get(self._identity, frozenset())
-        # The first interval, nobody takes anything: the heartbeats of members starting
+        # At first nobody takes anything (group_settle): the heartbeats of members starting
         # together are seen by then, so they do not all grab every Lease and hand most back.
-        settled = now >= self._started_at + timing.renewal_interval
+        settled = now >= self._started_at + timing.group_settle
         watching = self._watch_healthy and now < self._watch_heard_at + timing.watch_silence
         for name in self._shard_names:
             slot = self._slots[name]

@@ -365,3 +365,25 @@ def test_stop_from_a_leader_only_function_returns_and_drains(member: GroupFactor
         10,
         what="every Lease stopped",
     )
+
+
+def test_for_root_async_takes_its_options_from_the_factory(server: LeaseAPIServer) -> None:
+    def factory(api_client: Any) -> dict[str, Any]:
+        return {
+            "shards": 3,
+            "lease_prefix": "late",
+            "identity": "a",
+            "api_client": api_client,
+            **FAST,
+        }
+
+    group = LeaderElectionGroup.for_root_async(
+        use_factory=factory, inject=[server.api_client(user="a")]
+    )
+    try:
+        group.start()
+        assert group.lease_names == ("late-0", "late-1", "late-2")
+        assert group.wait_for_held(3, timeout=10)
+    finally:
+        group.stop()
+    assert group.held == frozenset()
