@@ -430,8 +430,10 @@ class GroupElector:
             self._watch_heard_at = self._clock.monotonic()
             if item.member:
                 record = item.lease.record if item.lease is not None else None
-                self._membership.observe(name, record, self._clock.monotonic())
-                self._tick_at = self._clock.monotonic()  # membership may have changed
+                now = self._clock.monotonic()
+                self._membership.observe(name, record, now)
+                if self._membership.alive(now) | {self._identity} != self._members:
+                    self._tick_at = now  # a member came or went: rebalance now
             if slot is not None:
                 self._feed(slot, WatchEvent(item.lease))
             return
@@ -571,6 +573,7 @@ class GroupElector:
         # together are seen by then, so they do not all grab every Lease and hand most back.
         settled = now >= self._started_at + timing.group_settle
         watching = self._watch_healthy and now < self._watch_heard_at + timing.watch_silence
+        quiet = timing.renewal_interval / 2
         for name in self._shard_names:
             slot = self._slots[name]
             gated = not settled or name not in self._desired
@@ -588,8 +591,14 @@ class GroupElector:
                     self._identity,
                 )
                 self._feed(slot, ResignRequested())
-            elif watching and machine.state is State.FOLLOWING and self._labelled(machine):
-                # The one watch speaks for every labelled Lease: no reads (rule 10).
+            elif (
+                watching
+                and machine.state is State.FOLLOWING
+                and (not machine.watch_healthy or now - machine.heard_at >= quiet)
+                and self._labelled(machine)
+            ):
+                # The one watch speaks for every labelled Lease, also for one that nobody
+                # renews (free, or its holder gone): no reads (rule 10).
                 self._feed(slot, WatchStatus(healthy=True))
 
     def _labelled(self, machine: Machine) -> bool:

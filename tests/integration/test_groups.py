@@ -387,3 +387,25 @@ def test_for_root_async_takes_its_options_from_the_factory(server: LeaseAPIServe
     finally:
         group.stop()
     assert group.held == frozenset()
+
+
+def test_steady_state_costs_one_write_per_held_lease_and_interval(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    groups = [member(f"member-{i}") for i in range(2)]
+    for group in groups:
+        group.start()
+    wait_for(lambda: [len(g.held) for g in groups] == [6, 6], 20, what="6 Leases each")
+    first = groups[0]
+    since = time.monotonic()
+    heartbeat = first.heartbeat_lease_name
+    wait_for(lambda: renewals_since(server, since, [heartbeat], 10), 10, what="10 heartbeats")
+    elapsed = time.monotonic() - since
+    user = first.identity
+    # Followers cost nothing beyond the watch: no reads at all in steady state.
+    assert server.requests.count(since=since, user=user, verb="get") == 0
+    writes = server.requests.count(since=since, user=user, verb="update")
+    intervals = elapsed / 0.2
+    # (6 Leases + 1 heartbeat) per renewal interval, give or take an interval of each.
+    assert 7 * (intervals - 2) <= writes <= 7 * (intervals + 2), (writes, intervals)
+    assert server.requests.count(since=since, user=user, verb=["create", "list"]) == 0
