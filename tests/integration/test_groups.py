@@ -3,6 +3,7 @@ Lease keeping the single-Lease guarantees (embedded server, the real client, a u
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -409,3 +410,55 @@ def test_steady_state_costs_one_write_per_held_lease_and_interval(
     # (6 Leases + 1 heartbeat) per renewal interval, give or take an interval of each.
     assert 7 * (intervals - 2) <= writes <= 7 * (intervals + 2), (writes, intervals)
     assert server.requests.count(since=since, user=user, verb=["create", "list"]) == 0
+
+
+@pytest.mark.slow
+def test_members_coming_and_going_never_overlap_and_end_balanced(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    import random
+
+    rng = random.Random(16)
+    leases = [f"work-{i}" for i in range(8)]
+    log = WorkLog()
+    live: list[LeaderElectionGroup] = []
+    made = 0
+
+    def join() -> None:
+        nonlocal made
+        group = member(f"member-{made}", shards=8, release_on_stop=rng.random() < 0.7)
+        made += 1
+        group.run_while_leader(log.job(group.identity))
+        sampler.groups.append(group)
+        group.start()
+        live.append(group)
+
+    with LeaseSampler(leases, []) as sampler:
+        for _ in range(3):
+            join()
+        for _ in range(8):
+            if len(live) > 1 and rng.random() < 0.5:
+                leaving = live.pop(rng.randrange(len(live)))
+                leaving.stop()
+            else:
+                join()
+            # Let the change take effect partly or fully before the next one.
+            beats = rng.randint(1, 8)
+            wait_for(
+                functools.partial(
+                    renewals_since, server, time.monotonic(), [live[0].heartbeat_lease_name], beats
+                ),
+                10,
+                what=f"{beats} heartbeats",
+            )
+        cap = -(-len(leases) // len(live))
+        wait_for(
+            lambda: (
+                sum(len(g.held) for g in live) == len(leases)
+                and all(len(g.held) <= cap for g in live)
+            ),
+            20,
+            what=f"all {len(leases)} Leases held, at most {cap} each",
+        )
+    assert sampler.overlaps == []
+    assert log.overlaps == []
