@@ -462,3 +462,26 @@ def test_members_coming_and_going_never_overlap_and_end_balanced(
         )
     assert sampler.overlaps == []
     assert log.overlaps == []
+
+
+@pytest.mark.slow
+def test_a_partitioned_member_steps_down_and_the_others_take_over(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    groups = [member(f"member-{i}") for i in range(3)]
+    log = WorkLog()
+    with LeaseSampler([f"work-{i}" for i in range(12)], groups) as sampler:
+        for group in groups:
+            group.run_while_leader(log.job(group.identity))
+            group.start()
+        wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="balanced")
+        with server.faults.blackhole(user="member-0"):
+            # Its renewals go unanswered: it steps down at each renew deadline; the others
+            # see its heartbeat and Leases expire and take them (6 each).
+            wait_for(
+                lambda: [len(g.held) for g in groups] == [0, 6, 6], 20, what="6 each for the rest"
+            )
+        # Reachable again: it comes back and takes its share after its sit-out.
+        wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="balanced again")
+    assert sampler.overlaps == []
+    assert log.overlaps == []
