@@ -270,6 +270,12 @@ class LeaderElectionGroup:
         elector = self._elector
         return elector.assigned if elector is not None else frozenset()
 
+    @property
+    def work_overruns(self) -> int:
+        """How many terms, over all Leases, had leader-only work still running when another
+        member could lead (see ``LeaderElectionModule.healthy``)."""
+        return sum(runtime.work.overruns for runtime in self._runtimes.values())
+
     def is_leader(self, lease_name: str) -> bool:
         """True while this member leads ``lease_name`` (false at its renew deadline)."""
         self._known(lease_name)
@@ -401,6 +407,10 @@ class LeaderElectionGroup:
                 on_request=self._on_request,
                 thread_prefix=prefix,
             )
+            for runtime in self._runtimes.values():
+                # Overrun checks on the elector thread: losing many Leases at once (a
+                # partition) starts no timer thread per Lease.
+                runtime.work.schedule = self._elector.schedule
             dispatcher.start()
             self._elector.start()
             self._lifecycle = Lifecycle.STARTED

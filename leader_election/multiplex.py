@@ -102,6 +102,18 @@ class _Outcome:
     observation: Observation
 
 
+class _Call:
+    """A call scheduled on the elector thread (``GroupElector.schedule``)."""
+
+    def __init__(self, at: float, callback: Callable[[], None]) -> None:
+        self.at = at
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _StopGroup:
     """``stop()``: stop every Lease, then the heartbeat."""
@@ -271,6 +283,7 @@ class GroupElector:
         self._inbox: collections.deque[tuple[str | None, Any]] = collections.deque()
         self._wake = threading.Event()
         self._heap: list[tuple[float, int, str]] = []
+        self._calls: list[tuple[float, int, _Call]] = []
         self._seq = itertools.count()
         self._random = random.Random()  # noqa: S311 - jitter, not security
         self._terms: dict[str, tuple[float, int]] = {}
@@ -313,6 +326,13 @@ class GroupElector:
 
     def request_stop(self) -> None:
         self.post(None, _StopGroup())
+
+    def schedule(self, delay: float, callback: Callable[[], None]) -> _Call:
+        """Call ``callback()`` on the elector thread after ``delay`` seconds (unless
+        cancelled); it must be quick. The overrun checks of the group's work use it."""
+        call = _Call(self._clock.monotonic() + delay, callback)
+        self.post(None, call)
+        return call
 
     def drained(self, name: str, token: int) -> None:
         self.post(name, Drained(token))
@@ -407,12 +427,21 @@ class GroupElector:
             heapq.heappop(self._heap)  # superseded by a later schedule of the same machine
         if self._heap:
             wake = min(wake, self._heap[0][0])
+        if self._calls:
+            wake = min(wake, self._calls[0][0])
         wait = wake - self._clock.monotonic()
         if wait > 0 and not self._inbox:
             self._wake.wait(min(wait, _MAX_WAIT))
 
     def _fire_timers(self) -> None:
         now = self._clock.monotonic()
+        while self._calls and self._calls[0][0] <= now:
+            _, _, call = heapq.heappop(self._calls)
+            if not call.cancelled:
+                try:
+                    call.callback()
+                except Exception:
+                    logger.exception("group %s: a scheduled call raised", self._group_name)
         while self._heap and self._heap[0][0] <= now:
             at, _, name = heapq.heappop(self._heap)
             slot = self._slots[name]
@@ -445,7 +474,9 @@ class GroupElector:
             self._feed(slot, item)
 
     def _group_observation(self, item: Any) -> None:
-        if isinstance(item, _StopGroup):
+        if isinstance(item, _Call):
+            heapq.heappush(self._calls, (item.at, next(self._seq), item))
+        elif isinstance(item, _StopGroup):
             if not self._stopping:
                 self._stopping = True
                 for slot in self._slots.values():

@@ -485,3 +485,31 @@ def test_a_partitioned_member_steps_down_and_the_others_take_over(
         wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="balanced again")
     assert sampler.overlaps == []
     assert log.overlaps == []
+
+
+@pytest.mark.slow
+def test_overruns_are_checked_on_the_elector_thread(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    group = member("stubborn", shards=3)
+    release = threading.Event()
+
+    @group.run_while_leader
+    def ignores_its_term(term: Term, lease_name: str) -> None:
+        release.wait(10)  # does not return when the term ends: an overrun
+
+    group.start()
+    try:
+        wait_for(lambda: len(group.held) == 3, 10, what="3 Leases held")
+        timers: set[str] = set()
+
+        def overruns_reported() -> bool:
+            # Sampled while waiting: no timer thread per Lease comes and goes meanwhile.
+            timers.update(t.name for t in threading.enumerate() if t.name.endswith("-overrun"))
+            return group.work_overruns == 3
+
+        with server.faults.blackhole(user="stubborn"):
+            wait_for(overruns_reported, 10, what="3 overruns reported")
+        assert timers == set()
+    finally:
+        release.set()
