@@ -9,7 +9,7 @@ EXTRAS ?= test,testing,flask,django,metrics,docs
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 
-.PHONY: help venv lint format test test-fast demo bench bench-asyncio bench-server chaos chaos-long chaos-short docs dist dist-extras clean
+.PHONY: help venv lint format test test-fast demo bench bench-asyncio bench-server bench-groups chaos chaos-long chaos-short docs dist dist-extras clean
 
 help:
 	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection (asyncio: make bench-asyncio)"
 	@echo "make bench-asyncio  event-loop lag of the asyncio face (async with) against blocking calls"
 	@echo "make bench-server  the embedded Lease API server alone: updates/s and watchers"
+	@echo "make bench-groups  LeaderElectionGroup: 1,000 Leases in one process, a second member joining"
 	@echo "make chaos   the long chaos run (never two leaders, never overlapping work; the short"
 	@echo "             one runs in make test); CHAOS_ARGS=\"--faults all\" adds the kinds that fail today"
 	@echo "make docs    build the documentation site with warnings as errors"
@@ -83,6 +84,12 @@ bench-asyncio: venv
 
 bench-server: venv
 	$(PY) benchmarks/server_bench.py $(BENCH_ARGS)
+
+# One member process with 1,000 Leases, then a second joining: threads, idle CPU, RSS, API
+# requests/min against (held + 1) per renewal interval, time to rebalance (a few minutes).
+# BENCH_ARGS="--leases 200 --interval 2000 --window 10" for a quick run.
+bench-groups: venv
+	$(PY) benchmarks/groups.py $(BENCH_ARGS)
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -138,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
         },
     )
-    output.write_text(markdown, encoding="utf-8")
+    output.write_text(markdown + _kept_sections(output), encoding="utf-8")
     log("")
     hint = f" and {png}" if drawn else " (no PNG: pip install -e '.[bench]' for matplotlib)"
     log(f"bench: wrote {output}{hint}")
@@ -233,3 +234,13 @@ def _status(code: int | None) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _kept_sections(output: Path) -> str:
+    """The sections other benchmarks write into the same page (``<!-- NAME:begin ... -->`` to
+    ``<!-- NAME:end -->``: the loop lag, the groups), carried over when this report is rewritten."""
+    if not output.exists():
+        return ""
+    text = output.read_text(encoding="utf-8")
+    blocks = re.finditer(r"(<!-- ([a-z-]+):begin.*?<!-- \2:end -->\n?)", text, flags=re.S)
+    return "".join("\n" + match.group(1) for match in blocks)

@@ -36,6 +36,7 @@ from leader_election.events import (
     leader_lost,
     on_event,
 )
+from leader_election.group import LeaderElectionGroup
 from leader_election.module import ElectionObserver, LeaderElectionModule
 from leader_election.options import LeaderElectionOptions
 from leader_election.state import Failure, LostReason, Op, State
@@ -54,6 +55,7 @@ __all__ = [
     "LeaderChangedEvent",
     "LeaderElectedEvent",
     "LeaderElectionError",
+    "LeaderElectionGroup",
     "LeaderElectionModule",
     "LeaderElectionOptions",
     "LeaderLostEvent",

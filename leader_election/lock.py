@@ -7,7 +7,10 @@ and points to ``rbac/``, a create in a missing namespace says so.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from leader_election.errors import ApiError, ForbiddenError, NotFoundError
 from leader_election.record import (
@@ -72,6 +75,22 @@ class LeaseLock:
     transport: Transport
     namespace: str
     name: str
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Labels every create and replace puts on the Lease (a group's, so its watch with a
+    label selector sees it); labels already there are kept."""
+
+    def _labelled(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.labels:
+            return body
+        metadata = dict(body.get("metadata") or {})
+        labels = dict(metadata.get("labels") or {})
+        if all(labels.get(key) == value for key, value in self.labels.items()):
+            return body
+        labels.update(self.labels)
+        metadata["labels"] = labels
+        body = copy.copy(body)
+        body["metadata"] = metadata
+        return body
 
     @property
     def description(self) -> str:
@@ -114,7 +133,7 @@ class LeaseLock:
                 verb="create",
                 what=self.what,
                 timeout=timeout,
-                body=new_lease_body(self.name, self.namespace, record),
+                body=self._labelled(new_lease_body(self.name, self.namespace, record)),
             )
         except ApiError as exc:
             raise _actionable(exc, "create", self) from exc
@@ -133,7 +152,7 @@ class LeaseLock:
                 verb="update",
                 what=self.what,
                 timeout=timeout,
-                body=updated_lease_body(base, record),
+                body=self._labelled(updated_lease_body(base, record)),
             )
         except ApiError as exc:
             raise _actionable(exc, "update", self) from exc

@@ -44,6 +44,7 @@ try:
     import prometheus_client
 except ImportError as exc:  # exercised by a test that hides the package
     raise missing_extra("leader_election.metrics", "prometheus_client", "metrics") from exc
+from leader_election.group import GroupLease, LeaderElectionGroup
 from leader_election.module import LeaderElectionModule
 from leader_election.state import Failure, Op
 
@@ -167,9 +168,12 @@ def _build(registry: Any) -> _Collectors:
 
 _lock = threading.Lock()
 _by_registry: weakref.WeakKeyDictionary[Any, _Collectors] = weakref.WeakKeyDictionary()
-_attached: weakref.WeakKeyDictionary[LeaderElectionModule, list[ElectionMetrics]] = (
-    weakref.WeakKeyDictionary()
-)
+# What observer callbacks receive: a module, or one Lease of a group.
+Election = LeaderElectionModule | GroupLease
+
+_attached: weakref.WeakKeyDictionary[
+    LeaderElectionModule | LeaderElectionGroup, list[ElectionMetrics]
+] = weakref.WeakKeyDictionary()
 
 
 class ElectionMetrics:
@@ -180,18 +184,18 @@ class ElectionMetrics:
 
     def __init__(self, collectors: _Collectors, registry: Any) -> None:
         self._collectors = collectors
-        self._initialized = False
+        self._initialized: set[tuple[str, str]] = set()
         self.registry = registry
         """The ``CollectorRegistry`` the metrics are registered in."""
 
-    def _lease(self, election: LeaderElectionModule) -> tuple[str, str] | None:
+    def _lease(self, election: Election) -> tuple[str, str] | None:
         """The label values, creating the series the first time they are known."""
         try:
             lease = election.lease_name, election.namespace
         except MisuseError:  # a for_root_async module before start(): labels not known yet
             return None
-        if not self._initialized:
-            self._initialized = True
+        if lease not in self._initialized:
+            self._initialized.add(lease)
             c = self._collectors
             c.master_status.labels(*lease).set(1 if election.is_leader else 0)
             c.slowpath.labels(*lease)
@@ -202,7 +206,7 @@ class ElectionMetrics:
         return lease
 
     def on_request(
-        self, election: LeaderElectionModule, op: Op, seconds: float, failure: Failure | None
+        self, election: Election, op: Op, seconds: float, failure: Failure | None
     ) -> None:
         """Record renewals: their duration, their failures, and conflicts as slow paths."""
         if Op(op) is not Op.RENEW:  # Op(...) also accepts the value, as older observers pass
@@ -218,7 +222,7 @@ class ElectionMetrics:
             if failure is Failure.CONFLICT:
                 c.slowpath.labels(*lease).inc()
 
-    def on_leadership(self, election: LeaderElectionModule, leading: bool) -> None:
+    def on_leadership(self, election: Election, leading: bool) -> None:
         """Flip the master-status gauge and count the transition."""
         lease = self._lease(election)
         if lease is None:
@@ -227,15 +231,20 @@ class ElectionMetrics:
         c.master_status.labels(*lease).set(1 if leading else 0)
         c.transitions.labels(*lease, "elected" if leading else "lost").inc()
 
-    def on_overrun(self, election: LeaderElectionModule, functions: list[str]) -> None:
+    def on_overrun(self, election: Election, functions: list[str]) -> None:
         """Count a term whose work outlived it."""
         lease = self._lease(election)
         if lease is not None:
             self._collectors.work_overruns.labels(*lease).inc()
 
 
-def instrument(election: LeaderElectionModule, registry: Any = None) -> ElectionMetrics:
+def instrument(
+    election: LeaderElectionModule | LeaderElectionGroup, registry: Any = None
+) -> ElectionMetrics:
     """Export ``election``'s metrics to ``registry`` (default: prometheus_client's global one).
+
+    ``election`` is a module or a ``LeaderElectionGroup``: a group's series are one per
+    Lease (label ``name``), as if each Lease had its own module.
 
     Call before or after ``start()``. Calling it again for the same election and registry
     returns the observer already attached; several elections share one set of metric
@@ -257,5 +266,13 @@ def instrument(election: LeaderElectionModule, registry: Any = None) -> Election
     election.add_observer(observer)
     # Create the series now when the labels are known, so a follower reports 0, not nothing.
     # After add_observer: a leadership change from here on is seen by the callbacks.
-    observer._lease(election)
+    if isinstance(election, LeaderElectionGroup):
+        try:
+            names = election.lease_names
+        except MisuseError:  # a for_root_async group before start(): created on first use
+            names = ()
+        for name in names:
+            observer._lease(election.lease(name))
+    else:
+        observer._lease(election)
     return observer

@@ -51,6 +51,7 @@ from leader_election.transport import Transport
 from leader_election.work import LOST_DELIVERY, JobFunction, LeaderWork, Term
 
 if TYPE_CHECKING:
+    from leader_election.group import LeaderElectionGroup
     from leader_election.module import LeaderElectionModule
 
 __all__ = ["Lifecycle", "Runtime"]
@@ -74,7 +75,7 @@ class Runtime:
 
     def __init__(
         self,
-        module: LeaderElectionModule,
+        module: LeaderElectionModule | LeaderElectionGroup,
         options: LeaderElectionOptions,
         connection: Connection | None,
         notify: Notify,

@@ -133,6 +133,12 @@ class Timing:
         return self.lease_duration + self.renew_deadline
 
     @property
+    def group_settle(self) -> float:
+        """How long a group member takes no Lease after it starts, so that members started
+        together see each other's heartbeats first: one renewal interval, at most 2 s."""
+        return min(self.renewal_interval, 2.0)
+
+    @property
     def health_grace(self) -> float:
         """Default tolerance of ``healthy()`` beyond the renew deadline (a late wake-up)."""
         return self.renewal_interval

@@ -16,7 +16,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from leader_election.clock import Clock
 
@@ -92,6 +92,16 @@ class Term(threading.Event):
 JobFunction = Callable[[Term], Any]
 
 
+class Cancellable(Protocol):
+    """A scheduled call that may be called off."""
+
+    def cancel(self) -> None: ...
+
+
+Schedule = Callable[[float, Callable[[], None]], Cancellable]
+"""``schedule(delay_seconds, callback)``: call ``callback`` once after the delay."""
+
+
 class _Job:
     """A registered ``run_while_leader`` function and its thread of the current term."""
 
@@ -134,7 +144,11 @@ class LeaderWork:
         self._ended = False
         self._claim_ends_at = math.inf
         self._overrun_reported = False
-        self._timer: threading.Timer | None = None
+        self._timer: threading.Timer | Cancellable | None = None
+        self.schedule: Schedule | None = None
+        """Runs the overrun check ``(delay s, callback) -> handle with cancel()``; by default
+        a ``threading.Timer`` per term (a group runs them on its elector thread instead, so
+        losing many Leases at once starts no thread)."""
         self.overruns = 0
         """How many terms had work still running when another candidate could lead."""
         self.on_overrun: Callable[[list[str]], None] | None = None
@@ -233,6 +247,9 @@ class LeaderWork:
                 return
             self._cancel_timer()
             delay = max(claim_ends_at - self._clock.monotonic(), 0.0)
+            if self.schedule is not None:
+                self._timer = self.schedule(delay, lambda: self._check_overrun(token))
+                return
             timer = threading.Timer(delay, self._check_overrun, args=(token,))
             timer.name = f"{self._prefix}-overrun"
             timer.daemon = True
@@ -293,7 +310,7 @@ class LeaderWork:
                 logger.warning("%s did not return after its stop event was set", thread.name)
         if timer is not None:
             timer.cancel()
-            if timer is not current:
+            if isinstance(timer, threading.Thread) and timer is not current:
                 timer.join(1.0)
 
     # -- internals -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ def test_all_is_pinned() -> None:
             "LeaderChangedEvent",
             "LeaderElectedEvent",
             "LeaderElectionError",
+            "LeaderElectionGroup",
             "LeaderElectionModule",
             "LeaderElectionOptions",
             "LeaderLostEvent",
