@@ -137,6 +137,7 @@ exit status:
 
 examples:
   leader-election status my-app -n prod
+  leader-election status --group workers -n prod
   leader-election status --lease my-app -o json | jq .holder
 """
 
@@ -150,6 +151,12 @@ def _add_status(commands: Any) -> None:
         epilog=_STATUS_EPILOG,
     )
     add_lease_arguments(parser, positional=True)
+    parser.add_argument(
+        "--group",
+        metavar="GROUP",
+        help="show a LeaderElectionGroup instead: who holds which of its Leases, and its "
+        "members (needs list on leases)",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -169,6 +176,19 @@ def _add_status(commands: Any) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     """Print the report; 0 once the Lease was read, 1 when it does not exist."""
+    if args.group:
+        if args.lease or getattr(args, "lease_positional", None):
+            raise _UsageError("give a Lease or --group GROUP, not both")
+        from leader_election.group_status import read_group_status  # noqa: PLC0415
+
+        group = read_group_status(
+            args.group, args.namespace, kubeconfig=args.kubeconfig, timeout=args.request_timeout
+        )
+        if args.output == "json":
+            sys.stdout.write(json.dumps(group.to_json(), indent=2) + "\n")
+        else:
+            sys.stdout.write(group.to_text())
+        return 0
     name = _lease_name(args)
     try:
         status = read_status(

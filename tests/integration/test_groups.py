@@ -4,9 +4,11 @@ Lease keeping the single-Lease guarantees (embedded server, the real client, a u
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,7 +307,10 @@ def test_an_unlabelled_lease_created_by_someone_else_is_still_taken(
 
 
 def test_group_status_shows_who_holds_which_lease(
-    member: GroupFactory, server: LeaseAPIServer
+    member: GroupFactory,
+    server: LeaseAPIServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from leader_election.group_status import read_group_status
 
@@ -321,6 +326,14 @@ def test_group_status_shows_who_holds_which_lease(
     text = status.to_text()
     assert "2 live members" in text
     assert status.to_json()["group"] == "work"
+
+    # The same through the command line, as an operator runs it.
+    from leader_election.cli import main
+
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", user="operator")
+    assert main(["status", "--group", "work", "--kubeconfig", str(kubeconfig), "-o", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["group"] == "work"
 
 
 def test_metrics_of_a_group_are_labelled_per_lease(member: GroupFactory) -> None:
