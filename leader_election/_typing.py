@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from leader_election.clock import Clock
@@ -48,5 +49,6 @@ class LeaderElectionOptionsDict(TypedDict, total=False):
     standalone: Flag
     leader_pod_label: str | None
     record_events: Flag
+    lease_labels: Mapping[str, str] | None
     drain_timeout: Duration
     clock: Clock

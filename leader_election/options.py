@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from leader_election.clock import Clock, SystemClock
 from leader_election.errors import ConfigurationError
-from leader_election.podlabel import parse_pod_label
+from leader_election.podlabel import check_labels, parse_pod_label
 from leader_election.timing import Timing
 
 __all__ = ["LeaderElectionOptions", "default_identity"]
@@ -183,6 +183,9 @@ class LeaderElectionOptions:
     """``"key=value"``: the leader sets this label on its own Pod (``POD_NAME``) while it leads
     and clears it during the drain, so a Service selecting it routes to the leader only."""
     record_events: bool = True
+    lease_labels: Mapping[str, str] | None = field(default=None, hash=False)
+    """Labels written onto the Lease when this candidate creates or acquires it (client-go's
+    ``NewWithLabels``, controller-runtime's ``LeaderElectionLabels``); others' are kept."""
     """Record ``became leader`` / ``stopped leading`` Events on the Lease, as client-go does;
     a 403 turns it off with one warning."""
     drain_timeout: datetime.timedelta = datetime.timedelta(milliseconds=10000)
@@ -260,6 +263,8 @@ class LeaderElectionOptions:
             raise _fail("log_at_level", level, "must be 'log' (INFO) or 'debug' (DEBUG)")
         set_(self, "log_at_level", level.strip().lower())
 
+        if self.lease_labels is not None:
+            set_(self, "lease_labels", check_labels(self.lease_labels, option="lease_labels"))
         if self.leader_pod_label is not None:
             set_(self, "leader_pod_label", str(parse_pod_label(self.leader_pod_label)))
         for name in (

@@ -87,6 +87,40 @@ class PodLabel:
         return str(self)
 
 
+def check_labels(value: object, *, option: str) -> dict[str, str]:
+    """Validate a mapping of labels (``lease_labels``); raises ``ConfigurationError`` naming
+    the option, the offending key or value, and the rule."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{option}={value!r} must be a mapping of label keys to values, e.g. "
+            "{'app.kubernetes.io/name': 'my-app'}",
+            option=option,
+            value=value,
+        )
+    labels: dict[str, str] = {}
+    for key, label_value in value.items():
+        if not isinstance(key, str) or not isinstance(label_value, str):
+            raise ConfigurationError(
+                f"{option}: {key!r}: {label_value!r}: keys and values must be strings",
+                option=option,
+                value=value,
+            )
+        problem = _label_key_problem(key)
+        if problem is not None:
+            raise ConfigurationError(
+                f"{option}: {key!r} is not a valid label key: {problem}", option=option, value=value
+            )
+        problem = _label_value_problem(label_value)
+        if problem is not None:
+            raise ConfigurationError(
+                f"{option}: {label_value!r} (for {key!r}) is not a valid label value: it {problem}",
+                option=option,
+                value=value,
+            )
+        labels[key] = label_value
+    return labels
+
+
 def parse_pod_label(value: object, *, option: str = "leader_pod_label") -> PodLabel:
     """Parse ``"key=value"``; raises ``ConfigurationError`` naming the option, value and rule."""
     if isinstance(value, PodLabel):

@@ -158,7 +158,10 @@ class Runtime:
             )
             self._preflight.start()
         lock = LeaseLock(
-            Transport(self.connection.api_client), options.namespace, options.lease_name
+            Transport(self.connection.api_client),
+            options.namespace,
+            options.lease_name,
+            dict(options.lease_labels or {}),
         )
         self.elector = Elector(
             options, lock, self.on_event, thread_name=self.prefix, on_request=self._on_request

@@ -127,3 +127,23 @@ def test_record_events_false_records_none(server: LeaseAPIServer) -> None:
 def test_an_invalid_pod_label_is_refused_at_configuration_time() -> None:
     with pytest.raises(ConfigurationError, match=r"leader_pod_label='role'"):
         LeaderElectionModule.for_root(leader_pod_label="role")
+
+
+def test_lease_labels_are_written_onto_the_lease(server: LeaseAPIServer) -> None:
+    a = LeaderElectionModule.for_root(
+        lease_name="labelled",
+        identity="a",
+        api_client=server.api_client(user="a"),
+        lease_labels={"app.kubernetes.io/name": "my-app"},
+        **FAST,
+    )
+    with a:
+        assert a.wait_for_leadership(10)
+        lease = server.get_object("leases", "default", "labelled")
+        assert lease is not None
+        assert lease["metadata"]["labels"] == {"app.kubernetes.io/name": "my-app"}
+
+
+def test_invalid_lease_labels_are_refused_at_configuration_time() -> None:
+    with pytest.raises(ConfigurationError, match=r"lease_labels: 'bad key!' is not a valid"):
+        LeaderElectionModule.for_root(lease_labels={"bad key!": "x"})
