@@ -583,6 +583,9 @@ class _LeaseRuntime(Runtime):
     group's elector instead of an elector of its own."""
 
     group: LeaderElectionGroup
+    # A thread per Lease and term for Events would break the group's thread budget: a group
+    # records no Events and labels no Pod (docs/groups.md).
+    announces = False
 
     def __init__(self, group: LeaderElectionGroup, *args: Any, **kwargs: Any) -> None:
         super().__init__(group, *args, **kwargs)

@@ -73,6 +73,9 @@ Notify = Callable[..., None]
 class Runtime:
     """The threads and state of one started module (see the module docstring)."""
 
+    announces = True
+    """Whether the leader labels its Pod and records Events (``announce.py``) itself."""
+
     def __init__(
         self,
         module: LeaderElectionModule | LeaderElectionGroup,
@@ -107,7 +110,7 @@ class Runtime:
         self.work.loop_bridge = self.dispatcher.loop_bridge = bridge
         self.loop = bridge.loop if bridge is not None else None
         self._wake = wake
-        self.announcer = Announcer(self) if connection is not None else None
+        self.announcer = Announcer(self) if connection is not None and self.announces else None
         for fn, label in self.announcer.jobs() if self.announcer is not None else ():
             self.work.add(fn, label)
         for fn, label in jobs:

@@ -162,6 +162,8 @@ def test_the_int32_maximum_wraps_to_zero_and_elections_go_on(
         wait_for(lambda: modules[1].leader_identity == "a", 5, what="b to see a lead")
         modules[0].stop()
         wait_for(lambda: modules[1].is_leader, 5, what="b to lead after a")
+        # is_leader turns true before leader.elected is delivered: wait for the event too.
+        wait_for(lambda: len(terms.tokens) == 2, 5, what="b's leader.elected")
     assert terms.tokens == [0, 1]  # MAX_TRANSITIONS + 1 wraps to 0 (rule 5)
     assert transitions(server) == 1
     assert server.requests.count(code=400) == 0
