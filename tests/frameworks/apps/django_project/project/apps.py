@@ -18,8 +18,11 @@ def _record_candidate(sender: Any, event: LeaderChangedEvent) -> None:
             out.write(f"{os.getpid()} {event.identity}\n")
 
 
+# Connected when Django imports this module (before any app's ready()): leader_election's
+# ready() starts the election, and a follower's first leader.changed can be delivered before
+# this app's ready() would have run.
+leader_changed.connect(_record_candidate, weak=False)
+
+
 class ProjectConfig(AppConfig):
     name = "project"
-
-    def ready(self) -> None:
-        leader_changed.connect(_record_candidate, weak=False)
