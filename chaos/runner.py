@@ -259,6 +259,12 @@ class _Lease:
         code, _ = self._call("GET")
         return code == 200
 
+    def transitions(self) -> int | None:
+        code, lease = self._call("GET")
+        if code != 200 or not isinstance(lease, dict):
+            return None
+        return int((lease.get("spec") or {}).get("leaseTransitions") or 0)
+
     def official_replace(self, change: Callable[[Any], None]) -> bool:
         """Read, change and replace the Lease through the official client, as an operator's
         script would; retried on conflicts with the candidates' own writes."""
@@ -468,6 +474,17 @@ class _Driver:
 
             done = self.lease.official_replace(lower)
             what = f"{lowered[0]} -> {lowered[1]}" if lowered else "?"
+            if done and lowered:
+                # The leader writes its token back at its next renewal (rule 5). Until then a
+                # candidate started now (the next fault's restart) sees only the lowered value
+                # and cannot know the higher one: the same limit as a deleted Lease. Let the
+                # next fault wait for the write-back (or for the leader's claim to run out).
+                deadline = time.monotonic() + 4 * self.ld + 5.0
+                while time.monotonic() < deadline:
+                    seen = self.lease.transitions()
+                    if seen is None or seen >= lowered[0]:
+                        break
+                    time.sleep(0.05)
             return f"leaseTransitions lowered {what} under {leader.identity}" + (
                 "" if done else ": failed"
             )
