@@ -92,6 +92,50 @@ def add_lease_arguments(parser: argparse.ArgumentParser, *, positional: bool = F
     )
 
 
+def add_candidate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--identity``, ``--renewal-interval``, ``--lease-duration`` and ``--renew-deadline``:
+    how a command that runs a candidate (``run``, ``sidecar``) sets it up."""
+    parser.add_argument(
+        "--identity",
+        metavar="ID",
+        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
+    )
+    parser.add_argument(
+        "--renewal-interval",
+        default="10000",
+        metavar="MS",
+        help="how often the leader renews, in milliseconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lease-duration",
+        metavar="MS",
+        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
+    )
+    parser.add_argument(
+        "--renew-deadline",
+        metavar="MS",
+        help="step down when not renewed for this long, in milliseconds (default: midway "
+        "between the renewal interval and the lease duration)",
+    )
+
+
+def candidate_options(args: argparse.Namespace) -> LeaderElectionOptions:
+    """The options of the candidate a command runs; the command handles signals itself."""
+    values: dict[str, Any] = {
+        "lease_name": args.lease,
+        "namespace": args.namespace,
+        "kubeconfig": args.kubeconfig,
+        "standalone": not args.require_cluster,
+        "renewal_interval": args.renewal_interval,
+        "handle_signals": False,
+        "await_leadership": False,
+    }
+    for option in ("identity", "lease_duration", "renew_deadline"):
+        if getattr(args, option) is not None:
+            values[option] = getattr(args, option)
+    return LeaderElectionOptions.from_mapping(values)
+
+
 class _UsageError(Exception):
     """Arguments that parse but do not make sense together (exit status 2)."""
 
@@ -421,28 +465,7 @@ def _add_run(commands: Any) -> None:
         epilog=_RUN_EPILOG,
     )
     add_lease_arguments(parser)
-    parser.add_argument(
-        "--identity",
-        metavar="ID",
-        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
-    )
-    parser.add_argument(
-        "--renewal-interval",
-        default="10000",
-        metavar="MS",
-        help="how often the leader renews, in milliseconds (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--lease-duration",
-        metavar="MS",
-        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
-    )
-    parser.add_argument(
-        "--renew-deadline",
-        metavar="MS",
-        help="step down when not renewed for this long, in milliseconds (default: midway "
-        "between the renewal interval and the lease duration)",
-    )
+    add_candidate_arguments(parser)
     parser.add_argument(
         "--grace-period",
         type=_seconds,
@@ -470,19 +493,7 @@ def _run(args: argparse.Namespace) -> int:
     command = list(args.cmd)
     if command and command[0] == "--":
         command = command[1:]
-    values: dict[str, Any] = {
-        "lease_name": args.lease,
-        "namespace": args.namespace,
-        "kubeconfig": args.kubeconfig,
-        "standalone": not args.require_cluster,
-        "renewal_interval": args.renewal_interval,
-        "handle_signals": False,
-        "await_leadership": False,
-    }
-    for option in ("identity", "lease_duration", "renew_deadline"):
-        if getattr(args, option) is not None:
-            values[option] = getattr(args, option)
-    options = LeaderElectionOptions.from_mapping(values)
+    options = candidate_options(args)
     return supervise(command, options, grace_period=args.grace_period, timeout=args.timeout)
 
 
@@ -529,22 +540,7 @@ def _add_sidecar(commands: Any) -> None:
         help="where to serve (default: %(default)s; 0.0.0.0:PORT lets the kubelet probe it; "
         "port 0 picks a free one)",
     )
-    parser.add_argument(
-        "--identity",
-        metavar="ID",
-        help="holderIdentity to write (default: $POD_NAME or the hostname, plus a random suffix)",
-    )
-    parser.add_argument(
-        "--renewal-interval",
-        default="10000",
-        metavar="MS",
-        help="how often the leader renews, in milliseconds (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--lease-duration",
-        metavar="MS",
-        help="lease duration in milliseconds, whole seconds (default: twice the renewal interval)",
-    )
+    add_candidate_arguments(parser)
     parser.set_defaults(command_spec=_Command(_sidecar, logs=True))
 
 
@@ -554,18 +550,7 @@ def _sidecar(args: argparse.Namespace) -> int:
     from leader_election.sidecar import Sidecar, parse_http_address  # noqa: PLC0415 - on use
 
     host, port = parse_http_address(args.http)
-    values: dict[str, Any] = {
-        "lease_name": args.lease,
-        "namespace": args.namespace,
-        "kubeconfig": args.kubeconfig,
-        "renewal_interval": args.renewal_interval,
-        "handle_signals": False,  # this command's own handler stops the sidecar
-        "await_leadership": False,
-    }
-    for option in ("identity", "lease_duration"):
-        if getattr(args, option) is not None:
-            values[option] = getattr(args, option)
-    options = LeaderElectionOptions.from_mapping(values)
+    options = candidate_options(args)  # this command's own handler stops the sidecar
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

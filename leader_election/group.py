@@ -32,6 +32,7 @@ from leader_election.balance import member_lease_name
 from leader_election.connection import Connection, resolve_connection
 from leader_election.dispatch import Dispatcher
 from leader_election.errors import ConfigurationError, MisuseError
+from leader_election.factory import call_factory
 from leader_election.multiplex import Event, GroupElector
 from leader_election.options import LeaderElectionOptions
 from leader_election.runtime import Lifecycle, Runtime, job_label
@@ -505,18 +506,7 @@ class LeaderElectionGroup:
         if self._options is not None:
             return self._options
         assert self._factory is not None
-        from leader_election.module import _run_awaitable  # noqa: PLC0415 - shared helper
-
-        try:
-            result = self._factory(*self._inject)
-            if inspect.isawaitable(result):
-                result = _run_awaitable(result)
-        except ConfigurationError:
-            raise
-        except Exception as exc:
-            raise ConfigurationError(
-                f"use_factory {self._factory!r} raised: {exc}", option="use_factory", value=exc
-            ) from exc
+        result = call_factory(self._factory, self._inject)
         if not isinstance(result, Mapping):
             raise _fail("use_factory", result, "must return a dict of for_root's options")
         self._options = GroupOptions.build(**dict(result))

@@ -13,13 +13,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import inspect
 import logging
 import os
 import re
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -28,6 +27,7 @@ from leader_election.connection import Connection, resolve_connection
 from leader_election.dispatch import Dispatcher
 from leader_election.errors import ApiError, ConfigurationError, MisuseError
 from leader_election.events import LeaderLostEvent, leader_lost
+from leader_election.factory import call_factory, factory_source
 from leader_election.options import IDENTITY_MAX_LENGTH, LeaderElectionOptions, default_identity
 from leader_election.preflight import run_preflight
 from leader_election.process import ProcessHooks
@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 J = TypeVar("J", bound=Callable[..., Any])
-_FACTORY_TIMEOUT = 60.0
 
 
 class ElectionObserver(Protocol):
@@ -509,22 +508,8 @@ class LeaderElectionModule:
         if self._options is not None:
             return self._options
         assert self._factory is not None
-        name = getattr(self._factory, "__qualname__", repr(self._factory))
-        source = f"for_root_async factory {name}"
-        try:
-            for item in self._imports:
-                item()
-            result = self._factory(*self._inject)
-            if inspect.isawaitable(result):
-                result = _run_awaitable(result)
-        except ConfigurationError:
-            raise
-        except Exception as exc:
-            raise ConfigurationError(
-                f"{source} raised {type(exc).__name__}: {exc}",
-                option="use_factory",
-                value=self._factory,
-            ) from exc
+        source = factory_source(self._factory)
+        result = call_factory(self._factory, self._inject, self._imports)
         if isinstance(result, LeaderElectionOptions):
             options = result
         elif isinstance(result, Mapping):
@@ -714,36 +699,3 @@ def _grace_seconds(grace: object) -> float:
             value=grace,
         )
     return seconds
-
-
-def _run_awaitable(awaitable: Awaitable[Any]) -> Any:
-    """Run a factory's awaitable to completion from synchronous code."""
-
-    # Imported here: asyncio costs more import time than the rest of this package, and only
-    # async factories need it.
-    import asyncio  # noqa: PLC0415
-
-    async def wait() -> Any:
-        return await awaitable
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(wait())
-    # start() was called from inside a running event loop: run ours on a helper thread.
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["result"] = asyncio.run(wait())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="leader-election[async]-factory", daemon=True)
-    thread.start()
-    thread.join(_FACTORY_TIMEOUT)
-    if thread.is_alive():
-        raise TimeoutError(f"the awaitable did not complete within {_FACTORY_TIMEOUT:.0f} s")
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
