@@ -122,6 +122,9 @@ class _Supervisor:
         self.kill_at: float | None = None
         renewal = options.timing.renewal_interval
         self.tick = min(_MAX_TICK, renewal / 4)
+        # When is_leader turned false before its leader.lost arrived (the event goes through
+        # the dispatcher thread): the event names the real reason, so it gets one tick.
+        self.not_leader_since: float | None = None
 
     # -- wake-up sources -------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -144,7 +147,15 @@ class _Supervisor:
         if self.term in self.lost:
             return self.lost[self.term]
         if not self.election.is_leader:
+            # The deadline check needs no event (a stuck elector sends none), but the event
+            # usually follows within milliseconds and says why: taken over, deleted, ...
+            now = time.monotonic()
+            if self.not_leader_since is None:
+                self.not_leader_since = now
+            if now - self.not_leader_since < self.tick:
+                return None
             return "renew deadline passed"
+        self.not_leader_since = None
         if self.election.fencing_token != self.term:
             return "a new term began"
         return None
