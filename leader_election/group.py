@@ -22,21 +22,24 @@ import dataclasses
 import functools
 import inspect
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from leader_election import process
 from leader_election.balance import member_lease_name
 from leader_election.connection import Connection, resolve_connection
 from leader_election.dispatch import Dispatcher
 from leader_election.errors import ConfigurationError, MisuseError
+from leader_election.events import LeaderLostEvent, leader_lost
 from leader_election.factory import call_factory
 from leader_election.multiplex import Event, GroupElector
-from leader_election.options import LeaderElectionOptions
+from leader_election.options import LeaderElectionOptions, forked_identity
 from leader_election.runtime import Lifecycle, Runtime, job_label
-from leader_election.state import Machine, State
+from leader_election.state import LostReason, Machine, State
 from leader_election.transport import Transport
 from leader_election.work import JobFunction, Term
 
@@ -131,15 +134,14 @@ class GroupOptions:
                 f"must be a lowercase RFC 1123 label of at most {GROUP_NAME_MAX} characters "
                 "(lower case alphanumeric characters or '-'), e.g. 'workers'",
             )
-        for flag in ("await_leadership", "handle_signals"):
-            if options.get(flag) in (True, "true", "1", "yes", "on"):
-                raise _fail(
-                    flag,
-                    options[flag],
-                    "is not supported by a group: stop the group yourself (with, or stop() "
-                    "in your shutdown hook), and wait with wait_for_held()",
-                )
-        settings = {"await_leadership": False, "handle_signals": False, **options}
+        if options.get("await_leadership") in (True, "true", "1", "yes", "on"):
+            raise _fail(
+                "await_leadership",
+                options["await_leadership"],
+                "is not supported by a group (which Leases it leads is the balance's choice): "
+                "wait with wait_for_held(count, timeout) after start()",
+            )
+        settings = {"await_leadership": False, **options}
         election = LeaderElectionOptions.from_mapping(
             {**settings, "lease_name": names[0]}, source="LeaderElectionGroup"
         )
@@ -150,6 +152,11 @@ class GroupOptions:
         if heartbeat in names:
             raise _fail("lease_names", lease_names, f"{heartbeat!r} is the heartbeat Lease name")
         return cls(tuple(names), group_name, election)
+
+    def with_identity(self, identity: str) -> GroupOptions:
+        return dataclasses.replace(
+            self, election=dataclasses.replace(self.election, identity=identity)
+        )
 
 
 class LeaderElectionGroup:
@@ -174,6 +181,18 @@ class LeaderElectionGroup:
         self._prefix = "leader-election[group]"
         self._stop_thread: threading.Thread | None = None
         self._views: dict[str, GroupLease] = {}
+        # The loop `async with` was entered on: coroutine jobs and receivers run there.
+        self._loop: Any = None
+        # A group configured before a fork (a gunicorn master) and started after it takes a
+        # new identity: two processes must never share one.
+        self._created_pid = os.getpid()
+        # The process whose threads run the group: a copy in a forked child that no hook
+        # restarted never believes it leads (its parent's deadlines are in its memory).
+        self._started_pid: int | None = None
+        # leader.lost events a restarted child owes its receivers (the parent's terms).
+        self._inherited_lost: list[LeaderLostEvent] = []
+        self._inherited_connection: Connection | None = None
+        self.process_hooks = _GroupProcessHooks(self)
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -254,7 +273,7 @@ class LeaderElectionGroup:
     @property
     def held(self) -> frozenset[str]:
         """The Leases this member leads now (judged at the call, as ``is_leader``)."""
-        elector = self._elector
+        elector = self._running_elector()
         if elector is None:
             return frozenset()
         return frozenset(name for name in self.lease_names if elector.is_leader(name))
@@ -280,13 +299,13 @@ class LeaderElectionGroup:
     def is_leader(self, lease_name: str) -> bool:
         """True while this member leads ``lease_name`` (false at its renew deadline)."""
         self._known(lease_name)
-        elector = self._elector
+        elector = self._running_elector()
         return elector is not None and elector.is_leader(lease_name)
 
     def fencing_token(self, lease_name: str) -> int | None:
         """``leaseTransitions`` of the current term of ``lease_name`` while leader."""
         self._known(lease_name)
-        elector = self._elector
+        elector = self._running_elector()
         return elector.fencing_token(lease_name) if elector is not None else None
 
     def leader_of(self, lease_name: str) -> str | None:
@@ -313,6 +332,10 @@ class LeaderElectionGroup:
                 lambda: len(self.held) >= count or self._lifecycle is Lifecycle.STOPPED, timeout
             )
         return len(self.held) >= count
+
+    def _running_elector(self) -> GroupElector | None:
+        """The elector, if its threads run in this process."""
+        return self._elector if self._started_pid == os.getpid() else None
 
     def _known(self, lease_name: str) -> None:
         if lease_name not in self.options.lease_names:
@@ -345,7 +368,8 @@ class LeaderElectionGroup:
 
         ``term`` (a ``Term``) is set when that Lease's term ends; ``fn`` should return then.
         A Lease handed to another member is released only after ``fn`` returned (within
-        ``drain_timeout``). Coroutine functions run on the loop the group was started from.
+        ``drain_timeout``). Coroutine functions run on the loop of ``async with group`` (or
+        the loop running where ``start()`` was called), with an ``AsyncTerm`` to await.
         Usable as a decorator; returns ``fn``.
         """
         label = job_label(fn, name)
@@ -379,9 +403,16 @@ class LeaderElectionGroup:
                     f"{self!r} was already started; a group runs once: create a new one"
                 )
             options = self._resolve_options()
+            if self._created_pid != os.getpid():
+                options = options.with_identity(forked_identity(options.election.identity))
+                self._options = options
+                self._created_pid = os.getpid()
             election = options.election
-            connection = resolve_connection(dataclasses.replace(election, standalone=False))
+            connection = self._inherited_connection or resolve_connection(
+                dataclasses.replace(election, standalone=False)
+            )
             assert connection is not None  # standalone=False raises instead
+            self._inherited_connection = None
             self._connection = connection
             prefix = f"leader-election[{election.namespace}/group:{options.group_name}]"
             self._prefix = prefix
@@ -396,6 +427,7 @@ class LeaderElectionGroup:
                     leading=self._waiters,
                     jobs=list(self._jobs),
                     dispatcher=dispatcher,
+                    loop=self._loop,
                 )
                 self._runtimes[lease_name] = runtime
             self._elector = GroupElector(
@@ -412,9 +444,15 @@ class LeaderElectionGroup:
                 # Overrun checks on the elector thread: losing many Leases at once (a
                 # partition) starts no timer thread per Lease.
                 runtime.work.schedule = self._elector.schedule
+            for event in self._inherited_lost:
+                self._notify(event.lease_name, "on_leadership", False)
+                dispatcher.put(leader_lost, event)
+            self._inherited_lost = []
             dispatcher.start()
+            self._started_pid = os.getpid()
             self._elector.start()
             self._lifecycle = Lifecycle.STARTED
+            process.register(self.process_hooks)
         return self
 
     def stop(self, timeout: float | None = None) -> None:
@@ -424,6 +462,7 @@ class LeaderElectionGroup:
         plus 5 s). Safe to call twice or before ``start()``.
         """
         with self._lock:
+            process.unregister(self.process_hooks)
             if self._lifecycle is not Lifecycle.STARTED:
                 self._lifecycle = Lifecycle.STOPPED
                 return
@@ -483,6 +522,28 @@ class LeaderElectionGroup:
 
     def __enter__(self) -> LeaderElectionGroup:
         return self.start()
+
+    async def __aenter__(self) -> LeaderElectionGroup:
+        """``async with group:`` — ``start()`` off the event loop; coroutine jobs and
+        receivers then run on this loop."""
+        import asyncio  # noqa: PLC0415 - only async users pay for asyncio
+
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        await loop.run_in_executor(None, self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """``stop()`` off the event loop: every Lease drains (coroutine jobs included),
+        then is released."""
+        import asyncio  # noqa: PLC0415
+
+        await asyncio.get_running_loop().run_in_executor(None, self.stop)
 
     def __exit__(
         self,
@@ -593,3 +654,82 @@ class _LeaseRuntime(Runtime):
 
     def _drained(self, token: int) -> None:
         self.group._drained(self.options.lease_name, token)
+
+
+class _GroupProcessHooks:
+    """``ProcessHooks`` of a group: stop at exit and on SIGTERM/SIGINT, restart after fork."""
+
+    def __init__(self, group: LeaderElectionGroup) -> None:
+        self._group = group
+
+    @property
+    def handle_signals(self) -> bool:
+        options = self._group._options
+        return options is not None and options.election.handle_signals
+
+    def stop_for_process_exit(self) -> None:
+        self._group.stop()
+
+    def stop_budget(self) -> float:
+        return self._group.options.election.timing.stop_budget
+
+    def restart_after_fork(self) -> None:
+        """In a forked child: the parent's threads are gone; compete as a new member.
+
+        As ``LeaderElectionModule``'s: a new identity (so a new heartbeat Lease), a new
+        connection, and a ``leader.lost`` (reason ``stopped``, the parent's identity) for
+        every Lease the parent led at the fork. Runs with no other thread alive: the locks a
+        parent thread may have held are replaced, never taken.
+        """
+        group = self._group
+        parent = group._elector
+        options = group.options
+        inherited = []
+        for name in options.lease_names:
+            machine = parent.machine(name) if parent is not None else None
+            if machine is not None and machine.state in (State.LEADING, State.DRAINING):
+                inherited.append(
+                    LeaderLostEvent(
+                        lease_name=name,
+                        namespace=options.election.namespace,
+                        identity=options.election.identity,
+                        reason=LostReason.STOPPED,
+                        fencing_token=machine.token,
+                        standalone=False,
+                    )
+                )
+        connection = group._connection
+        self._reset(group)
+        group._inherited_lost = inherited
+        # The same configuration, a new pool: the parent's sockets carry the parent's requests.
+        group._inherited_connection = connection.reopen() if connection is not None else None
+        logger.info(
+            "group %s: forked child %s competes as a new member",
+            options.group_name,
+            group.identity,
+        )
+        group.start()
+
+    def start_in_child(self) -> None:
+        """In a forked worker, start a group its parent deferred (``start_in_children``)."""
+        group = self._group
+        self._reset(group)
+        group.start()
+
+    @staticmethod
+    def _reset(group: LeaderElectionGroup) -> None:
+        group._lock = threading.RLock()
+        group._waiters = threading.Condition()
+        group._lifecycle = Lifecycle.NEW
+        group._elector = None
+        group._dispatcher = None
+        group._connection = None
+        group._runtimes = {}
+        group._stop_thread = None
+        group._loop = None  # the parent's event loop does not run in this process
+        group._started_pid = None
+        if group._options is not None:
+            group._options = group._options.with_identity(
+                forked_identity(group._options.election.identity)
+            )
+        group._created_pid = os.getpid()

@@ -15,9 +15,7 @@ import datetime
 import functools
 import logging
 import os
-import re
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -28,7 +26,7 @@ from leader_election.dispatch import Dispatcher
 from leader_election.errors import ApiError, ConfigurationError, MisuseError
 from leader_election.events import LeaderLostEvent, leader_lost
 from leader_election.factory import call_factory, factory_source
-from leader_election.options import IDENTITY_MAX_LENGTH, LeaderElectionOptions, default_identity
+from leader_election.options import LeaderElectionOptions, forked_identity
 from leader_election.preflight import run_preflight
 from leader_election.process import ProcessHooks
 from leader_election.runtime import Lifecycle, Runtime, job_label
@@ -390,7 +388,7 @@ class LeaderElectionModule:
                 )
             options = self._resolve_options()
             if self._created_pid != os.getpid():
-                options = dataclasses.replace(options, identity=_forked_identity(options.identity))
+                options = dataclasses.replace(options, identity=forked_identity(options.identity))
                 self._options = options
                 self._created_pid = os.getpid()
             connection = resolve_connection(options)
@@ -610,7 +608,7 @@ class _ModuleProcessHooks:
             )
             token = machine.token if machine is not None else 0
         standalone = parent is not None and parent.standalone
-        identity = _forked_identity(options.identity)
+        identity = forked_identity(options.identity)
         module._options = dataclasses.replace(options, identity=identity)
         dispatcher = None
         if parent_led:
@@ -644,7 +642,7 @@ class _ModuleProcessHooks:
         module._lock = threading.RLock()
         module._waiters = threading.Condition()
         if module._options is not None:
-            identity = _forked_identity(module._options.identity)
+            identity = forked_identity(module._options.identity)
             module._options = dataclasses.replace(module._options, identity=identity)
         module._created_pid = os.getpid()
         module.start()
@@ -666,19 +664,6 @@ def _raise_missing_permissions(options: LeaderElectionOptions, connection: Conne
     warning = report.warning()
     if warning is not None:
         logger.warning("lease %s: %s", options.lease_description, warning)
-
-
-def _forked_identity(identity: str) -> str:
-    """A new identity for a forked child: never its parent's, whose Lease it would renew.
-
-    A default identity (``default_identity()``) is drawn again; an explicit one gets a
-    random suffix.
-    """
-    base, _, suffix = identity.rpartition("_")
-    if base == default_identity().rpartition("_")[0] and re.fullmatch(r"[0-9a-f]{8}", suffix):
-        return default_identity()
-    # Cut to fit: a child of a child must still pass the identity length check.
-    return f"{identity[: IDENTITY_MAX_LENGTH - 9]}_{uuid.uuid4().hex[:8]}"
 
 
 def _grace_seconds(grace: object) -> float:

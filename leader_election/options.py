@@ -80,6 +80,19 @@ def default_identity() -> str:
     return f"{base[: IDENTITY_MAX_LENGTH - 9]}_{uuid.uuid4().hex[:8]}"
 
 
+def forked_identity(identity: str) -> str:
+    """A new identity for a forked child: never its parent's, whose Lease it would renew.
+
+    A default identity (``default_identity()``) is drawn again; an explicit one gets a
+    random suffix.
+    """
+    base, _, suffix = identity.rpartition("_")
+    if base == default_identity().rpartition("_")[0] and re.fullmatch(r"[0-9a-f]{8}", suffix):
+        return default_identity()
+    # Cut to fit: a child of a child must still pass the identity length check.
+    return f"{identity[: IDENTITY_MAX_LENGTH - 9]}_{uuid.uuid4().hex[:8]}"
+
+
 def _fail(option: str, value: object, rule: str) -> ConfigurationError:
     return ConfigurationError(f"{option}={value!r}: {rule}", option=option, value=value)
 

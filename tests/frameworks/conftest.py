@@ -14,7 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,41 @@ def process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def fork_child(fork: Callable[[], int], child: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``child()`` in a forked process; return what it returned (JSON through a pipe).
+
+    The child never returns into pytest: whatever happens it ends with ``os._exit``.
+    """
+    read_end, write_end = os.pipe()
+    # Python 3.12+ warns that forking a multi-threaded process may deadlock the child; that
+    # hazard is what this test is about, and the child only runs code written for it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.close(read_end)
+            try:
+                result = child()
+            except BaseException as exc:  # reported to the parent
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            os.write(write_end, json.dumps(result).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, code = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(code) == 0, data
+    result: dict[str, Any] = json.loads(data)
+    assert "error" not in result, result["error"]
+    return result

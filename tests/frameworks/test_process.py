@@ -4,14 +4,11 @@ every kind of previous handler."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from leader_election import LeaderElectionModule, LeaderLostEvent, LostReason, l
 from leader_election import process as process_hooks
 from leader_election.testing import LeaseAPIServer, wait_for
 
-from .conftest import APPS, LEASE, base_env, holder
+from .conftest import APPS, LEASE, base_env, fork_child, holder
 
 pytestmark = pytest.mark.processes
 
@@ -39,44 +36,6 @@ def election(server: LeaseAPIServer) -> Iterator[LeaderElectionModule]:
     finally:
         module.stop()
         process_hooks.unregister(module)
-
-
-def fork_child(fork: Callable[[], int], child: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``child()`` in a forked process; return what it returned (JSON through a pipe).
-
-    The child never returns into pytest: whatever happens it ends with ``os._exit``.
-    """
-    read_end, write_end = os.pipe()
-    # Python 3.12+ warns that forking a multi-threaded process may deadlock the child; that
-    # hazard is what this test is about, and the child only runs code written for it.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = fork()
-    if pid == 0:
-        status = 1
-        try:
-            os.close(read_end)
-            try:
-                result = child()
-            except BaseException as exc:  # reported to the parent
-                result = {"error": f"{type(exc).__name__}: {exc}"}
-            os.write(write_end, json.dumps(result).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        _, code = os.waitpid(pid, 0)
-    finally:
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(code) == 0, data
-    result: dict[str, Any] = json.loads(data)
-    assert "error" not in result, result["error"]
-    return result
 
 
 def test_a_forked_child_competes_as_a_new_candidate_and_the_parent_keeps_leading(

@@ -3,6 +3,7 @@ Lease keeping the single-Lease guarantees (embedded server, the real client, a u
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import threading
@@ -21,6 +22,7 @@ from leader_election import (
     Term,
     leader_elected,
 )
+from leader_election.aio import AsyncTerm
 from leader_election.multiplex import GROUP_LABEL, MEMBER_LABEL
 from leader_election.testing import LeaseAPIServer, wait_for
 
@@ -40,6 +42,8 @@ def member(server: LeaseAPIServer) -> Iterator[GroupFactory]:
             "lease_prefix": "work",
             "identity": identity,
             "api_client": server.api_client(user=identity),
+            # pytest owns this process's signals (as every module test leaves them to it).
+            "handle_signals": False,
             **FAST,
         }
         settings.update(options)
@@ -526,3 +530,37 @@ def test_overruns_are_checked_on_the_elector_thread(
         assert timers == set()
     finally:
         release.set()
+
+
+def test_async_with_runs_coroutine_jobs_on_the_loop_and_drains_them(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    group = member("a", shards=3)
+    ran: list[tuple[str, bool, bool]] = []
+
+    @group.run_while_leader
+    async def job(term: AsyncTerm, lease_name: str) -> None:
+        loop = asyncio.get_running_loop()
+        await term.wait()
+        await asyncio.sleep(0.3)  # more than a renewal interval: a release now would show
+        lease = server.get_object("leases", "default", lease_name)
+        ran.append((lease_name, loop is main_loop[0], lease["spec"]["holderIdentity"] == "a"))
+
+    main_loop: list[asyncio.AbstractEventLoop] = []
+
+    async def main() -> tuple[bool, float]:
+        main_loop.append(asyncio.get_running_loop())
+        async with group:
+            loop = asyncio.get_running_loop()
+            held = await loop.run_in_executor(None, group.wait_for_held, 3, 10.0)
+            started = time.monotonic()
+        return held, time.monotonic() - started
+
+    held, _ = asyncio.run(main())
+    assert held
+    # Each job ran on the loop, and returned while its Lease was still ours; then released.
+    assert sorted(ran) == [(f"work-{i}", True, True) for i in range(3)]
+    assert all(
+        server.get_object("leases", "default", f"work-{i}")["spec"]["holderIdentity"] in ("", None)
+        for i in range(3)
+    )

@@ -23,7 +23,7 @@ from leader_election import ConfigurationError, LeaderElectionGroup, MisuseError
         ({"lease_names": ["Bad_Name"], "group_name": "g"}, "lease_name"),
         ({"lease_names": ["a"], "group_name": "G"}, "group_name"),
         ({"shards": 2, "lease_prefix": "w", "renewal_interval": 10}, "renewal_interval"),
-        ({"shards": 2, "lease_prefix": "w", "handle_signals": True}, "handle_signals"),
+        ({"shards": 2, "lease_prefix": "w", "await_leadership": True}, "await_leadership"),
         ({"shards": 2, "lease_prefix": "w", "lease_name": "x"}, "lease_name"),
     ],
 )

@@ -144,11 +144,11 @@ def test_standalone_is_allowed_by_default_and_takes_environment_strings() -> Non
 
 @pytest.mark.parametrize("length", [1, 244, 253])
 def test_a_forked_child_of_any_valid_identity_is_valid_too(length: int) -> None:
-    from leader_election.module import _forked_identity
+    from leader_election.options import forked_identity
 
     identity = "a" * length
     for _ in range(3):  # a child, a grandchild, a great-grandchild
-        identity = _forked_identity(identity)
+        identity = forked_identity(identity)
         assert LeaderElectionOptions(identity=identity).identity == identity
 
 
