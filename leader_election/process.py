@@ -14,8 +14,12 @@
   bytecodes, possibly while that thread holds a lock ``stop()`` needs — and then hands the
   signal to the previous handler: a Python callable is called; the default disposition is
   restored and the signal re-raised, so the process ends with the status its supervisor
-  expects. Handlers are never installed from another thread (Python forbids it); such modules
-  rely on the exit hook and on ``stop()``.
+  expects. When the signal arrives on a thread running an event loop (``start()`` called in
+  a coroutine, Django's ``ready()`` under uvicorn), the stop cannot wait there — coroutine
+  jobs and async receivers drain on that loop — so it runs on the helper thread while the
+  loop goes on, and the signal is then delivered again and handed on. Handlers are never
+  installed from another thread (Python forbids it); such modules rely on the exit hook and on
+  ``stop()``.
 - **fork**: threads do not survive ``fork()``. In the child, every module that was running is
   restarted as a *new candidate* with a new identity and a new connection pool, after a
   ``leader.lost`` (reason ``stopped``) if the parent led at that moment, so receivers that
@@ -34,6 +38,7 @@ import atexit
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -86,6 +91,8 @@ class _Registry:
         # The process whose modules these are: the child hooks act once per new pid.
         self.pid = os.getpid()
         self.uwsgi_hooked = False
+        # Signals delivered again once their stop ran off the loop's thread: handed on only.
+        self.resent: set[int] = set()
 
 
 _registry = _Registry()
@@ -150,8 +157,23 @@ def _install_signal_handlers() -> None:
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     with _registry.lock:
         modules = [m for m in _registry.running.values() if m.handle_signals]
+        if signum in _registry.resent:
+            _registry.resent.discard(signum)
+            modules = []
+    why = signal.Signals(signum).name
+    if modules and _loop_runs_here():
+        # This thread runs the event loop where coroutine jobs and async receivers run: the
+        # drain needs it to go on. Stop on a helper thread, then deliver the signal again; it
+        # finds the modules stopped (unregistered) and goes on to the previous handler.
+        threading.Thread(
+            target=_stop_then_resend,
+            args=(modules, signum, why),
+            name="leader-election-signal-release",
+            daemon=True,
+        ).start()
+        return
     if modules:
-        _stop_on_helper_thread(modules, signal.Signals(signum).name)
+        _stop_on_helper_thread(modules, why)
     previous = _registry.previous.get(signum, signal.SIG_DFL)
     if callable(previous):
         previous(signum, frame)
@@ -164,16 +186,34 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     os.kill(os.getpid(), signum)
 
 
-def _stop_on_helper_thread(modules: list[ProcessHooks], why: str) -> None:
-    def stop_all() -> None:
-        for module in modules:
-            try:
-                module.stop_for_process_exit()
-            except Exception:
-                logger.exception("stopping a leader election on %s failed", why)
+def _loop_runs_here() -> bool:
+    if "asyncio" not in sys.modules:  # nobody imported it: no loop can run
+        return False
+    from leader_election import aio  # noqa: PLC0415 - asyncio is loaded already
 
+    return aio.running_loop() is not None
+
+
+def _stop_all(modules: list[ProcessHooks], why: str) -> None:
+    for module in modules:
+        try:
+            module.stop_for_process_exit()
+        except Exception:
+            logger.exception("stopping a leader election on %s failed", why)
+
+
+def _stop_then_resend(modules: list[ProcessHooks], signum: int, why: str) -> None:
+    _stop_all(modules, why)
+    with _registry.lock:
+        _registry.resent.add(signum)
+    os.kill(os.getpid(), signum)
+
+
+def _stop_on_helper_thread(modules: list[ProcessHooks], why: str) -> None:
     budget = sum(module.stop_budget() for module in modules) + 1.0
-    thread = threading.Thread(target=stop_all, name="leader-election-signal-release", daemon=True)
+    thread = threading.Thread(
+        target=_stop_all, args=(modules, why), name="leader-election-signal-release", daemon=True
+    )
     thread.start()
     thread.join(budget)
     if thread.is_alive():

@@ -195,6 +195,19 @@ def test_sigterm_at_the_default_disposition_releases_and_still_kills(
     assert holder(server) == ""
 
 
+def test_sigterm_on_the_event_loops_thread_drains_a_coroutine_job_then_kills(
+    server: LeaseAPIServer, candidate: Callable[[str], Any]
+) -> None:
+    proc = candidate("loop")
+    assert proc.handler == "_on_signal"
+    proc.signal(signal.SIGTERM)
+    # Blocking the loop's thread in the handler would hold the drain up to its budget
+    # (30 s by default) and leave the Lease to expire.
+    assert proc.wait(10) == -signal.SIGTERM
+    assert "job-end" in proc.output()
+    assert holder(server) == ""
+
+
 def test_an_ignored_sigterm_stays_ignored_and_the_process_keeps_leading(
     server: LeaseAPIServer, candidate: Callable[[str], Any]
 ) -> None:

@@ -3,12 +3,15 @@
 
 MODE: ``chain`` (a Python SIGTERM handler was there before the module started), ``default``
 (SIGTERM at its default disposition), ``ignored`` (SIGTERM ignored), ``opt-out``
-(``handle_signals=False``), ``thread`` (the module is started from another thread).
+(``handle_signals=False``), ``thread`` (the module is started from another thread), ``loop``
+(started inside a running event loop on the main thread, with a coroutine job that needs the
+loop to finish after its term: SIGTERM lands on the loop's thread).
 Prints ``ready IDENTITY HANDLER`` once leading (HANDLER: what SIGTERM's handler is now).
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 import threading
@@ -37,6 +40,21 @@ if mode == "chain":
 elif mode == "ignored":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
+if mode == "loop":
+
+    @election.run_while_leader
+    async def job(term: asyncio.Event) -> None:
+        await term.wait()
+        await asyncio.sleep(0.3)  # finishing what it has in hand, on the loop
+        print("job-end", flush=True)
+
+    async def serve() -> None:
+        election.start()  # in the loop: the job runs on it
+        await asyncio.get_running_loop().run_in_executor(None, election.wait_for_leadership, 10)
+        print(f"ready {election.identity} {signal.getsignal(signal.SIGTERM).__name__}", flush=True)  # type: ignore[union-attr]
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
 if mode == "thread":
     starter = threading.Thread(target=election.start, name="starter")
     starter.start()
