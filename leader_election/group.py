@@ -477,6 +477,10 @@ class LeaderElectionGroup:
                 daemon=True,
             )
             self._stop_thread.start()
+            process.finish_before_exit(
+                self._stop_thread,
+                timeout if timeout is not None else self.options.election.timing.stop_budget,
+            )
             return
         self._stop(timeout)
 

@@ -40,11 +40,19 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
 
-__all__ = ["HasProcessHooks", "ProcessHooks", "register", "start_in_children", "unregister"]
+__all__ = [
+    "HasProcessHooks",
+    "ProcessHooks",
+    "finish_before_exit",
+    "register",
+    "start_in_children",
+    "unregister",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +101,8 @@ class _Registry:
         self.uwsgi_hooked = False
         # Signals delivered again once their stop ran off the loop's thread: handed on only.
         self.resent: set[int] = set()
+        # Stops running on threads of their own (deferred: see ``finish_before_exit``).
+        self.finishing: list[tuple[threading.Thread, float]] = []
 
 
 _registry = _Registry()
@@ -115,6 +125,15 @@ def unregister(module: ProcessHooks | HasProcessHooks) -> None:
     with _registry.lock:
         _registry.running.pop(id(module), None)
         _registry.deferred.pop(id(module), None)
+
+
+def finish_before_exit(thread: threading.Thread, budget: float) -> None:
+    """Have the exit hook wait (up to ``budget`` seconds from now) for a stop that runs on
+    ``thread``: one deferred because its caller is what the drain waits for. The module is
+    unregistered already, and the daemon thread would die with the interpreter, its Lease
+    unreleased."""
+    with _registry.lock:
+        _registry.finishing.append((thread, time.monotonic() + budget))
 
 
 def start_in_children(module: ProcessHooks | HasProcessHooks, accept: Callable[[], bool]) -> None:
@@ -234,6 +253,12 @@ def _at_exit() -> None:
             module.stop_for_process_exit()
         except Exception:
             logger.exception("stopping a leader election at exit failed")
+    with _registry.lock:
+        finishing, _registry.finishing = _registry.finishing, []
+    for thread, deadline in finishing:
+        thread.join(max(deadline - time.monotonic(), 0.0))
+        if thread.is_alive():
+            logger.error("a stop still running at exit: its Lease expires instead")
 
 
 # -- fork ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leader_election import process
 from leader_election.announce import Announcer
 from leader_election.connection import Connection
 from leader_election.dispatch import Dispatcher
@@ -324,6 +325,7 @@ class Runtime:
                     target=self._stop, args=(budget,), name=f"{self.prefix}-stop", daemon=True
                 )
                 self._stop_thread.start()
+                process.finish_before_exit(self._stop_thread, budget)
             return
         self._stop(budget)
 

@@ -169,7 +169,7 @@ def test_sigterm_drains_and_releases_every_lease_and_still_kills(
     proc.signal(signal.SIGTERM)
     assert proc.wait(15) == -signal.SIGTERM  # the status a supervisor expects
     # Each job returned while its Lease was still this member's; released after.
-    assert _work_ends(proc.output()) == dict.fromkeys(LEASES, proc.identity)
+    assert _work_ends(proc.output()) == dict.fromkeys(LEASES, proc.identity), proc.output()
     assert all(holder(server, name) == "" for name in LEASES)
 
 
@@ -178,5 +178,5 @@ def test_the_exit_hook_drains_and_releases_a_running_group(
 ) -> None:
     proc = candidate("exit")
     assert proc.wait(15) == 0
-    assert _work_ends(proc.output()) == dict.fromkeys(LEASES, proc.identity)
+    assert _work_ends(proc.output()) == dict.fromkeys(LEASES, proc.identity), proc.output()
     assert all(holder(server, name) == "" for name in LEASES)

@@ -167,7 +167,7 @@ def candidate(server: LeaseAPIServer, services: Any, tmp_path: Path) -> Callable
         )
         assert isinstance(ready, list), service.output()
         _, identity, handler = ready[0].split()
-        if mode != "thread":  # that one exits as soon as it led
+        if mode not in ("thread", "job-stops"):  # those exit as soon as they led
             assert holder(server) == identity
         service.identity, service.handler = identity, handler
         return service
@@ -241,6 +241,14 @@ def test_started_from_another_thread_no_handler_and_the_exit_hook_releases(
 ) -> None:
     proc = candidate("thread")
     assert proc.handler == "SIG_DFL"
+    assert proc.wait(10) == 0
+    assert holder(server) == ""
+
+
+def test_a_stop_deferred_by_a_job_still_releases_when_the_process_exits_at_once(
+    server: LeaseAPIServer, candidate: Callable[[str], Any]
+) -> None:
+    proc = candidate("job-stops")
     assert proc.wait(10) == 0
     assert holder(server) == ""
 

@@ -5,7 +5,9 @@ MODE: ``chain`` (a Python SIGTERM handler was there before the module started), 
 (SIGTERM at its default disposition), ``ignored`` (SIGTERM ignored), ``opt-out``
 (``handle_signals=False``), ``thread`` (the module is started from another thread), ``loop``
 (started inside a running event loop on the main thread, with a coroutine job that needs the
-loop to finish after its term: SIGTERM lands on the loop's thread).
+loop to finish after its term: SIGTERM lands on the loop's thread), ``job-stops`` (a
+leader-only job calls ``stop()``, which must finish on a thread of its own, and the main thread
+exits at once).
 Prints ``ready IDENTITY HANDLER`` once leading (HANDLER: what SIGTERM's handler is now).
 """
 
@@ -55,6 +57,18 @@ if mode == "loop":
         await asyncio.Event().wait()
 
     asyncio.run(serve())
+if mode == "job-stops":
+    stopped = threading.Event()
+
+    @election.run_while_leader
+    def stopper(term: threading.Event) -> None:
+        election.stop()  # returns at once: the drain waits for this very job
+        stopped.set()
+
+    election.start()
+    stopped.wait(10)
+    print(f"ready {election.identity} -", flush=True)
+    sys.exit(0)  # the exit hook waits for the stop still running
 if mode == "thread":
     starter = threading.Thread(target=election.start, name="starter")
     starter.start()
