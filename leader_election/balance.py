@@ -12,7 +12,13 @@ and the identities of the live members — so members agree without talking to e
 Membership (``Membership``) is judged as an election judges expiry (``state.py``, rule 1):
 a member is alive while the heartbeat Lease it renews was last *seen to change* less than
 its ``leaseDurationSeconds`` ago, by the local monotonic clock; a released heartbeat (empty
-``holderIdentity``) means the member left.
+``holderIdentity``) means the member left. A heartbeat seen only as it was first found may
+be a dead member's (found by a member that started after the death): it counts as alive no
+longer than its ``renewTime`` plus ``leaseDurationSeconds`` on this member's wall clock says
+either. That is only a hint — wall clocks may disagree — and only ever shortens the local
+rule; it is used for balance, never to take a Lease. A live member is *confirmed* once its
+heartbeat was seen to change: only then does it get Leases handed over (a new member's first
+renewal comes after its settle, when it takes Leases).
 
 What this cannot promise: members whose views differ (one saw a heartbeat that another did
 not yet) disagree for up to one lease duration; each Lease still has at most one leader —
@@ -21,6 +27,7 @@ that is the election's guarantee, not the balance's.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
@@ -76,6 +83,8 @@ def member_lease_name(group_name: str, identity: str) -> str:
 class _Heartbeat:
     record: LeaseRecord
     observed_at: float
+    changed: bool  # seen to change since first found: its member renews it
+    expires_at: float  # monotonic: when the member counts as gone unless it changes
 
 
 class Membership:
@@ -85,31 +94,49 @@ class Membership:
     def __init__(self) -> None:
         self._seen: dict[str, _Heartbeat] = {}
 
-    def observe(self, lease_name: str, record: LeaseRecord | None, now: float) -> None:
-        """A heartbeat Lease was seen (``None``: deleted) at ``now`` (monotonic seconds)."""
+    def observe(
+        self,
+        lease_name: str,
+        record: LeaseRecord | None,
+        now: float,
+        wall: datetime.datetime | None = None,
+    ) -> None:
+        """A heartbeat Lease was seen (``None``: deleted) at ``now`` (monotonic seconds;
+        ``wall``: this member's wall clock then, for the first-sighting hint)."""
         if record is None:
             self._seen.pop(lease_name, None)
             return
         previous = self._seen.get(lease_name)
-        if previous is None or previous.record != record:
+        duration = float(record.lease_duration_seconds)
+        if previous is None:
+            left = duration
+            if wall is not None and record.renew_time is not None:
+                by_wall = (record.renew_time - wall).total_seconds() + duration
+                left = min(left, max(by_wall, 0.0))
+            self._seen[lease_name] = _Heartbeat(record, now, False, now + left)
+        elif previous.record != record:
             # Expiry counts from when we saw it change, never from its renewTime (rule 1).
-            self._seen[lease_name] = _Heartbeat(record, now)
+            self._seen[lease_name] = _Heartbeat(record, now, record.is_held, now + duration)
 
     def alive(self, now: float) -> frozenset[str]:
         """The identities whose heartbeat is held and not expired at ``now``."""
         return frozenset(
             beat.record.holder_identity
             for beat in self._seen.values()
-            if beat.record.is_held and now < beat.observed_at + beat.record.lease_duration_seconds
+            if beat.record.is_held and now < beat.expires_at
+        )
+
+    def confirmed(self, now: float) -> frozenset[str]:
+        """The live members whose heartbeat was seen to change (see the module docstring)."""
+        return frozenset(
+            beat.record.holder_identity
+            for beat in self._seen.values()
+            if beat.changed and beat.record.is_held and now < beat.expires_at
         )
 
     def next_expiry(self, now: float) -> float:
         """When the next live member's heartbeat runs out unless it changes (``inf``: none)."""
-        ends = [
-            beat.observed_at + beat.record.lease_duration_seconds
-            for beat in self._seen.values()
-            if beat.record.is_held
-        ]
+        ends = [beat.expires_at for beat in self._seen.values() if beat.record.is_held]
         return min((end for end in ends if end > now), default=math.inf)
 
     def holders(self) -> Mapping[str, str]:

@@ -456,7 +456,8 @@ class LeaderElectionGroup:
         return self
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop competing: every Lease drains, then is released; the heartbeat last.
+        """Stop competing: every Lease drains, then is released; the heartbeat at once (the
+        others take each Lease as soon as it is released).
 
         Waits up to ``timeout`` seconds (default: the drain timeout plus the renew deadline
         plus 5 s). Safe to call twice or before ``start()``.

@@ -22,6 +22,12 @@ The balance (``balance.py``) decides which Leases this member should hold. A Lea
 should not hold is *gated*: its machine's ``sit_out_until`` is held at infinity, so it does
 not acquire the Lease when it is free or expired (rule 8, used as the gate); if it leads
 it, it resigns it — drain, then release — and the member the Lease is assigned to takes it.
+
+Hand-offs go only to *confirmed* members (``Membership.confirmed``: seen renewing), so the
+Lease is released when its new owner is past its settle and takes it at once, and never to
+a dead member whose old heartbeat a newcomer cannot yet tell from a live one. A Lease whose
+owner is not confirmed is kept by the member leading it; if free, it is *rescued* by any
+member once it stayed free for a renewal interval after that member's settle.
 """
 
 from __future__ import annotations
@@ -141,6 +147,7 @@ class _Slot:
         self.gated = not heartbeat
         self.own_sit_out = -math.inf
         self.reported_error = ""
+        self.free_since = math.inf  # since when the balance saw the Lease free (rescue)
 
 
 class _SelectorLock(LeaseLock):
@@ -280,6 +287,8 @@ class GroupElector:
         self._membership = Membership()
         self._members: frozenset[str] = frozenset()
         self._desired: frozenset[str] = frozenset()
+        self._owners: dict[str, str] = {}  # Lease -> the member the balance assigns it to
+        self._confirmed: frozenset[str] = frozenset()
         self._inbox: collections.deque[tuple[str | None, Any]] = collections.deque()
         self._wake = threading.Event()
         self._heap: list[tuple[float, int, str]] = []
@@ -288,7 +297,6 @@ class GroupElector:
         self._random = random.Random()  # noqa: S311 - jitter, not security
         self._terms: dict[str, tuple[float, int]] = {}
         self._stopping = False
-        self._heartbeat_stopped = False
         self._started_at = 0.0
         self._tick_at = 0.0
         self._watch_healthy = False
@@ -419,7 +427,9 @@ class GroupElector:
                 self._stepped.notify_all()
 
     def _finished(self) -> bool:
-        return self._heartbeat.machine.state is State.STOPPED and self._stopping
+        return self._stopping and all(
+            slot.machine.state is State.STOPPED for slot in self._slots.values()
+        )
 
     def _wait(self) -> None:
         wake = self._tick_at
@@ -460,9 +470,12 @@ class GroupElector:
             if item.member:
                 record = item.lease.record if item.lease is not None else None
                 now = self._clock.monotonic()
-                self._membership.observe(name, record, now)
-                if self._membership.alive(now) | {self._identity} != self._members:
-                    self._tick_at = now  # a member came or went: rebalance now
+                self._membership.observe(name, record, now, self._clock.now())
+                if (
+                    self._membership.alive(now) | {self._identity} != self._members
+                    or self._membership.confirmed(now) | {self._identity} != self._confirmed
+                ):
+                    self._tick_at = now  # a member came, went or was confirmed: rebalance now
             if slot is not None:
                 self._feed(slot, WatchEvent(item.lease))
             return
@@ -479,11 +492,12 @@ class GroupElector:
         elif isinstance(item, _StopGroup):
             if not self._stopping:
                 self._stopping = True
+                # The heartbeat goes at once, with the Leases: the others then assign this
+                # member's Leases among themselves, and each is taken the moment it is
+                # released after its drain (it stays held, so not taken, until then).
                 for slot in self._slots.values():
-                    if not slot.heartbeat:
-                        slot.gated = True
-                        self._feed(slot, StopRequested())
-            self._check_heartbeat_stop()
+                    slot.gated = not slot.heartbeat
+                    self._feed(slot, StopRequested())
         elif isinstance(item, WatchStatus):
             self._watch_healthy = item.healthy
             if item.healthy:
@@ -492,14 +506,6 @@ class GroupElector:
                 # Changes may have been missed: every machine reads its Lease (rule 10).
                 for slot in self._slots.values():
                     self._feed(slot, item)
-
-    def _check_heartbeat_stop(self) -> None:
-        if not self._stopping or self._heartbeat_stopped:
-            return
-        if all(s.machine.state is State.STOPPED for s in self._slots.values() if not s.heartbeat):
-            # Last: the others see this member leave only once its Leases are released.
-            self._heartbeat_stopped = True
-            self._feed(self._heartbeat, StopRequested())
 
     # -- one machine -----------------------------------------------------------------------
     def _feed(self, slot: _Slot, observation: Observation, *, outcome: bool = False) -> None:
@@ -514,8 +520,6 @@ class GroupElector:
             self._step(slot, slot.pending.popleft())
         if not slot.in_flight:
             self._schedule(slot)
-        if self._stopping and slot.machine.state is State.STOPPED and not slot.heartbeat:
-            self._check_heartbeat_stop()
 
     def _step(self, slot: _Slot, observation: Observation) -> None:
         before = self._gate(slot)
@@ -599,15 +603,39 @@ class GroupElector:
                     ", ".join(sorted(members)),
                 )
             self._members = members
-            self._desired = assign(self._shard_names, members).get(self._identity, frozenset())
+            assignment = assign(self._shard_names, members)
+            self._desired = assignment.get(self._identity, frozenset())
+            self._owners = {name: who for who, names in assignment.items() for name in names}
         # At first nobody takes anything (group_settle): the heartbeats of members starting
         # together are seen by then, so they do not all grab every Lease and hand most back.
-        settled = now >= self._started_at + timing.group_settle
+        settled_at = self._started_at + timing.group_settle
+        settled = now >= settled_at
+        confirmed = self._membership.confirmed(now) | {self._identity}
+        self._confirmed = confirmed
         watching = self._watch_healthy and now < self._watch_heard_at + timing.watch_silence
         quiet = timing.renewal_interval / 2
         for name in self._shard_names:
             slot = self._slots[name]
-            gated = not settled or name not in self._desired
+            machine = slot.machine
+            free = machine.lease_missing or (
+                machine.observed is not None
+                and (not machine.observed.record.is_held or now >= machine.expiry())
+            )
+            if not free:
+                slot.free_since = math.inf
+            elif slot.free_since == math.inf:
+                slot.free_since = now
+            unconfirmed = self._owners.get(name) not in confirmed
+            keep = unconfirmed and (
+                machine.state in (State.LEADING, State.DRAINING)
+                or now >= max(slot.free_since, settled_at) + timing.renewal_interval
+            )
+            if unconfirmed and machine.state is not State.LEADING and free:
+                # Wake when it may be rescued, not half an interval later.
+                rescue_at = max(slot.free_since, settled_at) + timing.renewal_interval
+                if rescue_at > now:
+                    self._tick_at = min(self._tick_at, rescue_at)
+            gated = not settled or (name not in self._desired and not keep)
             if gated != slot.gated:
                 slot.gated = gated
                 if not gated:

@@ -564,3 +564,58 @@ def test_async_with_runs_coroutine_jobs_on_the_loop_and_drains_them(
         server.get_object("leases", "default", f"work-{i}")["spec"]["holderIdentity"] in ("", None)
         for i in range(3)
     )
+
+
+def _holder(server: LeaseAPIServer, name: str) -> str:
+    obj = server.get_object("leases", "default", name)
+    return str((obj or {}).get("spec", {}).get("holderIdentity") or "")
+
+
+def test_a_member_joining_just_after_a_death_agrees_and_hand_offs_leave_no_gap(
+    member: GroupFactory, server: LeaseAPIServer
+) -> None:
+    # release_on_stop=False: member-0 stops without releasing anything, as if it died; its
+    # heartbeat stays held, and a member that starts now finds it as it was left.
+    groups = [member("member-0", release_on_stop=False), member("member-1"), member("member-2")]
+    for group in groups:
+        group.start()
+    wait_for(lambda: [len(g.held) for g in groups] == [4, 4, 4], 20, what="balanced")
+    groups[0].stop()
+    survivors = groups[1:]
+    wait_for(lambda: [len(g.held) for g in survivors] == [6, 6], 10, what="6 each")
+    newcomer = member("member-3")
+    newcomer.start()
+    everyone = [*survivors, newcomer]
+    # The newcomer does not count the dead member (its heartbeat is stale by its renewTime),
+    # so all three agree at once.
+    wait_for(lambda: {"member-1", "member-2"} <= newcomer.members, 5, what="the others seen")
+    assert "member-0" not in newcomer.members
+    wait_for(lambda: [len(g.held) for g in everyone] == [4, 4, 4], 10, what="4 each")
+    names = [f"work-{i}" for i in range(12)]
+    free_since: dict[str, float] = {}
+    longest = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.001):
+            now = time.monotonic()
+            for name in names:
+                if _holder(server, name) == "":
+                    free_since.setdefault(name, now)
+                elif name in free_since:
+                    longest[0] = max(longest[0], now - free_since.pop(name))
+
+    sampler = threading.Thread(target=sample, name="test-holder-sampler")
+    sampler.start()
+    try:
+        leaving = set(survivors[0].held)
+        survivors[0].stop()
+        remaining = [survivors[1], newcomer]
+        wait_for(lambda: [len(g.held) for g in remaining] == [6, 6], 10, what="6 each again")
+    finally:
+        done.set()
+        sampler.join(10)
+    assert leaving <= remaining[0].held | remaining[1].held
+    # Each released Lease was taken about one round trip later, not after a renewal interval
+    # (200 ms) of disagreement.
+    assert longest[0] < 0.15, longest[0]

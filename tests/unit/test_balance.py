@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from leader_election.balance import Membership, assign, member_lease_name, share
 from leader_election.record import LeaseRecord
 
+UTC_ = datetime.timezone.utc
 LEASES = [f"work-{i}" for i in range(12)]
 
 
@@ -66,3 +68,34 @@ def test_a_released_or_deleted_heartbeat_means_the_member_left() -> None:
     members.observe("g-member-1", LeaseRecord("", 1), now=0.5)
     members.observe("g-member-2", None, now=0.5)
     assert members.alive(0.6) == frozenset()
+
+
+def test_a_member_is_confirmed_once_its_heartbeat_was_seen_to_change() -> None:
+    members = Membership()
+    members.observe("g-member-1", LeaseRecord("a", 2), now=0.0)
+    assert members.alive(0.1) == {"a"}
+    assert members.confirmed(0.1) == frozenset()  # found, not yet seen renewing
+    renewed = LeaseRecord("a", 2, renew_time=datetime.datetime(2026, 1, 1, tzinfo=UTC_))
+    members.observe("g-member-1", renewed, now=0.5)
+    assert members.confirmed(0.6) == {"a"}
+    assert members.confirmed(2.6) == frozenset()  # expired: neither alive nor confirmed
+
+
+def test_a_heartbeat_found_stale_by_the_wall_clock_counts_only_that_long() -> None:
+    wall = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC_)
+    members = Membership()
+    # Renewed 5 s ago with a 2 s duration: a dead member's, found by a newcomer.
+    dead = LeaseRecord("c", 2, renew_time=wall - datetime.timedelta(seconds=5))
+    members.observe("g-member-c", dead, now=100.0, wall=wall)
+    # Renewed 0.5 s ago: alive for 1.5 s more by the hint.
+    live = LeaseRecord("a", 2, renew_time=wall - datetime.timedelta(seconds=0.5))
+    members.observe("g-member-a", live, now=100.0, wall=wall)
+    # Renewed "in the future" (a clock ahead): never longer than the local rule.
+    ahead = LeaseRecord("b", 2, renew_time=wall + datetime.timedelta(hours=1))
+    members.observe("g-member-b", ahead, now=100.0, wall=wall)
+    assert members.alive(100.0) == {"a", "b"}
+    assert members.alive(101.6) == {"b"}
+    assert members.alive(102.0) == frozenset()
+    # A change is a sign of life: from then on the local rule alone.
+    members.observe("g-member-c", LeaseRecord("c", 2, renew_time=wall), now=103.0, wall=wall)
+    assert members.alive(104.9) == {"c"}
