@@ -17,7 +17,8 @@ help:
 	@echo "make bench   benchmarks side by side with the official kubernetes.leaderelection (asyncio: make bench-asyncio)"
 	@echo "make bench-asyncio  event-loop lag of the asyncio face (async with) against blocking calls"
 	@echo "make bench-server  the embedded Lease API server alone: updates/s and watchers"
-	@echo "make bench-groups  LeaderElectionGroup: 1,000 Leases in one process, a second member joining"
+	@echo "make bench-groups  LeaderElectionGroup: hand-offs between 3 member processes (crash, join,"
+	@echo "             SIGTERM), then 1,000 Leases in one process and a second member joining"
 	@echo "make chaos   the long chaos run (never two leaders, never overlapping work; the short"
 	@echo "             one runs in make test); CHAOS_ARGS=\"--faults all\" adds the kinds that fail today"
 	@echo "make docs    build the documentation site with warnings as errors"
@@ -89,6 +90,7 @@ bench-server: venv
 # requests/min against (held + 1) per renewal interval, time to rebalance (a few minutes).
 # BENCH_ARGS="--leases 200 --interval 2000 --window 10" for a quick run.
 bench-groups: venv
+	$(PY) benchmarks/group_handover.py
 	$(PY) benchmarks/groups.py $(BENCH_ARGS)
 
 docs: venv

@@ -610,6 +610,9 @@ class GroupElector:
         # together are seen by then, so they do not all grab every Lease and hand most back.
         settled_at = self._started_at + timing.group_settle
         settled = now >= settled_at
+        if not settled:
+            # Take the Leases handed over the moment the settle ends, not up to a tick later.
+            self._tick_at = min(self._tick_at, settled_at)
         confirmed = self._membership.confirmed(now) | {self._identity}
         self._confirmed = confirmed
         watching = self._watch_healthy and now < self._watch_heard_at + timing.watch_silence
