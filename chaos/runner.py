@@ -169,7 +169,6 @@ PROFILES = {
         candidates=4,
         timing=Timing(1000, 600, 200),
         transitions=200,
-        max_duration=3600.0,
         shards=4,
     ),
 }
@@ -488,12 +487,16 @@ class _Driver:
         limit = 4 * self.ld + 15.0
         started = time.monotonic()
         holders = self.holders(limit)
-        what = "a single holder of every Lease" if self.group else "a single leader"
+        missing, late = (
+            ("single holder of every Lease", "a holder of every Lease")
+            if self.group
+            else ("single leader", "a leader")
+        )
         if holders is None:
-            self.stalls.append(f"no {what[2:]} within {limit:.0f} s after {after}")
-            self.log(f"chaos: STALL: no {what[2:]} within {limit:.0f} s after {after}")
+            self.stalls.append(f"no {missing} within {limit:.0f} s after {after}")
+            self.log(f"chaos: STALL: no {missing} within {limit:.0f} s after {after}")
         elif time.monotonic() - started > 2 * self.ld + 5.0:
-            self.stalls.append(f"{what} only {time.monotonic() - started:.1f} s after {after}")
+            self.stalls.append(f"{late} only {time.monotonic() - started:.1f} s after {after}")
         return holders
 
     # -- faults ----------------------------------------------------------------------------
