@@ -19,8 +19,8 @@ per Lease of the group (``P-0`` ... ``P-(K-1)``), every record naming its Lease:
   ``harness.work`` registered with ``group.run_while_leader``, so it runs once per term and
   Lease, its samples carrying ``lease=NAME``.
 
-SIGTERM and SIGINT stop the group as an application's shutdown hook would (a group takes no
-``handle_signals=True``): ``group.stop()`` drains and releases every Lease it leads, and the
+SIGTERM and SIGINT stop the group as an application's shutdown hook would (with
+``handle_signals=False``): ``group.stop()`` drains and releases every Lease it leads, and the
 process exits 0 once it returned. Only public API is used.
 """
 
@@ -149,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "namespace": args.namespace,
         "renewal_interval": args.renewal_interval,
         "clock": SkewedClock(args.wall_clock_skew) if args.wall_clock_skew else SystemClock(),
+        # Our own handler below is the one stop path, whether or not the library would
+        # install one: the exit event must follow a stop() that returned.
+        "handle_signals": False,
     }
     for key in ("identity", "kubeconfig", "lease_duration", "renew_deadline"):
         value = getattr(args, key)
