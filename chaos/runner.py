@@ -380,6 +380,9 @@ class _Driver:
         self.faults: Counter[str] = Counter()
         self.injected: list[tuple[float, str, str]] = []
         self.stalls: list[str] = []
+        self.disturbed: list[tuple[str | None, float, float, str]] = []
+        """``(identity or None for everyone, start, end, kind)``: when a fault kept processes
+        from renewing (the checker's ``ProcessRecord.disturbed``)."""
         self.ld, self.rd, self.ri = timing.seconds()
 
     # -- candidates ------------------------------------------------------------------------
@@ -505,6 +508,11 @@ class _Driver:
         time.sleep(seconds)
         return seconds
 
+    def disturb(self, who: Candidate | None, start: float, kind: str, *, tail: float = 0.0) -> None:
+        """Note that ``who`` (None: everyone) could not renew from ``start`` until now plus
+        ``tail`` (requests delayed before the fault was removed still arrive late)."""
+        self.disturbed.append((who.identity if who else None, start, time.monotonic() + tail, kind))
+
     def inject(self, kind: str, leader: Candidate, lease: str) -> str:
         """Inject one fault of ``kind``; ``leader`` holds ``lease``, the one aimed at."""
         rng = self.rng
@@ -567,10 +575,12 @@ class _Driver:
         if kind == "leader-latency":
             delay = self.rd * rng.uniform(0.5, 1.5)
             fault = self.server.faults.latency(delay, user=leader.name)
+            start = time.monotonic()
             try:
                 seconds = self.hold(1.0, 3.0)
             finally:
                 fault.remove()
+                self.disturb(leader, start, kind, tail=delay)
             return f"latency {delay:.2f} s for the leader {leader.identity} during {seconds:.2f} s"
         if kind == "stalled-watch":
             fault = self.server.faults.blackhole(verb="watch")
@@ -583,44 +593,54 @@ class _Driver:
             retry_after = rng.randint(1, 3)
             rate = rng.uniform(0.5, 1.0)
             fault = self.server.faults.error(429, rate=rate, retry_after=retry_after)
+            start = time.monotonic()
             try:
                 seconds = self.hold(0.5, 2.0)
             finally:
                 fault.remove()
+                self.disturb(None, start, kind)
             return f"429 with Retry-After {retry_after} s at rate {rate:.2f} for {seconds:.2f} s"
         if kind == "pause":
             target = leader if rng.random() < 0.75 else (self.follower(leader) or leader)
             target.send(signal.SIGSTOP)
+            start = time.monotonic()
             try:
                 seconds = self.hold(1.2, 2.5)
             finally:
                 target.send(signal.SIGCONT)
+                self.disturb(target, start, kind)
             return f"SIGSTOP {target.identity} for {seconds:.2f} s"
         if kind == "blackhole":
             target = leader if rng.random() < 0.75 else (self.follower(leader) or leader)
             fault = self.server.faults.blackhole(user=target.name)
+            start = time.monotonic()
             try:
                 seconds = self.hold(1.2, 2.5)
             finally:
                 fault.remove()
+                self.disturb(target, start, kind)
             return f"blackhole of {target.identity} for {seconds:.2f} s"
         if kind == "errors":
             status = rng.choice((500, 503, 504, 429))
             rate = rng.uniform(0.5, 1.0)
             fault = self.server.faults.error(status, rate=rate, retry_after=0)
+            start = time.monotonic()
             try:
                 seconds = self.hold(0.3, 1.5)
             finally:
                 fault.remove()
+                self.disturb(None, start, kind)
             return f"{status} at rate {rate:.2f} for {seconds:.2f} s"
         if kind == "latency":
             delay = self.rd * rng.uniform(1.1, 1.6)
             user = leader.name if rng.random() < 0.6 else None
             fault = self.server.faults.latency(delay, user=user)
+            start = time.monotonic()
             try:
                 seconds = self.hold(0.5, 1.5)
             finally:
                 fault.remove()
+                self.disturb(leader if user else None, start, kind, tail=delay)
             who = leader.identity if user else "everyone"
             return f"latency {delay:.2f} s for {who} during {seconds:.2f} s"
         if kind == "delete":
@@ -782,6 +802,11 @@ def run(
                     returncode=c.returncode,
                     killed=c.killed,
                     terminated=c.terminated_at is not None,
+                    disturbed=[
+                        (start, end, kind)
+                        for who, start, end, kind in (driver.disturbed if driver else [])
+                        if who is None or who == c.identity
+                    ],
                 )
                 for c in fleet.candidates
             ]

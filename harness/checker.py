@@ -44,6 +44,12 @@ Invariants:
      the Lease expires; the overlap is the job's stop time beyond the lease margin, or the
      pause itself. Reported with its cause, never a violation: only fencing tokens (checked
      by the resource the job writes to) make such late work harmless.
+   - a graceful end whose drain the driver *cut short*: the process was paused, partitioned
+     or kept from renewing (``ProcessRecord.disturbed``) between its stop event and the
+     other's start. A draining leader renews until its job returned; one that cannot renew
+     loses the Lease to expiry like any other, so the overlap is involuntary (its ``ended``
+     says ``drain cut short by ...``). Groups meet this: a member hands a Lease over to
+     rebalance whenever members come and go, so a fault can land in the middle of a drain.
 
 **Groups** (``check_group``): a group candidate (``harness.group_candidate``) leads several
 Leases at once, so its log lines end with ``lease=NAME`` and its ``elected`` / ``lost`` /
@@ -178,6 +184,9 @@ class ProcessRecord:
     """SIGKILLed by the driver: it owes no lost or exit event."""
     terminated: bool = False
     """Stopped by the driver with SIGTERM: it must exit cleanly."""
+    disturbed: list[tuple[float, float, str]] = field(default_factory=list)
+    """``(start, end, kind)``: when the driver kept it from renewing (a pause, a partition,
+    latency, error bursts), on the monotonic clock of the logs."""
 
 
 @dataclass
@@ -409,9 +418,13 @@ def find_overlaps(terms: Sequence[Term]) -> tuple[list[Overlap], float | None]:
     return overlaps, min_gap
 
 
-def _how_ended(term: Term, processes: Mapping[str, ProcessRecord]) -> tuple[str, float | None]:
+def _how_ended(
+    term: Term, processes: Mapping[str, ProcessRecord], until: float = math.inf
+) -> tuple[str, float | None]:
     """How a work term's leadership term ended: the first lost event of its identity and token
-    at or after the job started (the job starts after the term began), and its time."""
+    at or after the job started (the job starts after the term began), and its time. A
+    graceful end whose drain a disturbance cut short before ``until`` (the other's start)
+    says so, and is no longer graceful."""
     record = processes.get(term.identity)
     if record is None:
         return "no lost event", None
@@ -421,7 +434,16 @@ def _how_ended(term: Term, processes: Mapping[str, ProcessRecord]) -> tuple[str,
             and event.get("token") == term.token
             and float(event.get("t", -math.inf)) >= term.start
         ):
-            return str(event.get("reason", "?")), float(event["t"])
+            reason, stop_at = str(event.get("reason", "?")), float(event["t"])
+            if reason in GRACEFUL_REASONS:
+                cut = [
+                    kind
+                    for start, end, kind in record.disturbed
+                    if start <= until and end >= stop_at
+                ]
+                if cut:
+                    reason = f"{reason}, drain cut short by {'/'.join(dict.fromkeys(cut))}"
+            return reason, stop_at
     return ("killed" if record.killed else "no lost event"), None
 
 
@@ -437,7 +459,7 @@ def find_work_overlaps(
     for overlap in overlaps:
         if overlap.first.identity == overlap.second.identity:
             continue  # one process's own runs: a new term's job while the last one stops
-        ended, stop_at = _how_ended(overlap.first, by_identity)
+        ended, stop_at = _how_ended(overlap.first, by_identity, overlap.second.start)
         found.append(WorkOverlap(overlap.first, overlap.second, overlap.seconds, ended, stop_at))
     return found, min_gap
 
@@ -630,6 +652,7 @@ def _of_lease(record: ProcessRecord, lease: str) -> ProcessRecord:
         record.returncode,
         killed=record.killed,
         terminated=record.terminated,
+        disturbed=record.disturbed,
     )
 
 

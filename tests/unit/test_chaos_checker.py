@@ -467,3 +467,19 @@ def test_group_log_lines_name_their_lease() -> None:
     )
     assert problems == []
     assert [(s.lease, s.run) for s in parsed] == [("x", 0), ("y", 4), ("", 0)]
+
+
+def test_a_drain_cut_short_by_a_pause_is_involuntary_and_an_unrelated_one_is_not() -> None:
+    _, processes = two_leases()
+    logs = on("y", *work("a", 1, 1, 0.0, 1.2)) + on("y", *work("b", 2, 2, 1.05, 2.9))
+    # a was paused during its drain (stop event at 1.0, b began at 1.05): it lost y to expiry.
+    processes[0].disturbed = [(1.02, 1.15, "pause")]
+    verdict = check_group([], processes, work=logs, drain=True)
+    assert verdict.ok, verdict.summary()
+    [overlap] = verdict.involuntary_work_overlaps
+    assert overlap.ended == "resigned, drain cut short by pause"
+    # A disturbance over before the drain began, or after the other began, excuses nothing.
+    for interval in ((0.2, 0.9, "pause"), (1.1, 1.3, "errors")):
+        processes[0].disturbed = [interval]
+        verdict = check_group([], processes, work=logs, drain=True)
+        assert len(verdict.graceful_work_overlaps) == 1, interval
