@@ -9,7 +9,7 @@ EXTRAS ?= test,testing,flask,django,metrics,docs
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma  := ,
 
-.PHONY: help venv lint format test test-fast demo bench bench-asyncio bench-server bench-groups chaos chaos-long chaos-short docs dist dist-extras clean
+.PHONY: help venv lint format test test-fast demo bench bench-asyncio bench-server bench-groups chaos chaos-long chaos-short chaos-group chaos-group-short docs dist dist-extras clean
 
 help:
 	@echo "make demo    candidates electing and failing over against the embedded Lease API server"
@@ -21,6 +21,7 @@ help:
 	@echo "             SIGTERM), then 1,000 Leases in one process and a second member joining"
 	@echo "make chaos   the long chaos run (never two leaders, never overlapping work; the short"
 	@echo "             one runs in make test); CHAOS_ARGS=\"--faults all\" adds the kinds that fail today"
+	@echo "make chaos-group   the same faults against members of a LeaderElectionGroup, judged per Lease"
 	@echo "make docs    build the documentation site with warnings as errors"
 	@echo "make dist    build sdist + wheel, twine check, install the wheel in a clean venv"
 	@echo "make dist-extras   the same, plus a clean venv per extra (slower; not run by CI)"
@@ -76,6 +77,15 @@ chaos-long: chaos
 # The short profile, as `make test` runs it.
 chaos-short: venv
 	$(PY) -m chaos --profile short $(CHAOS_ARGS)
+
+# The group profiles: members of one LeaderElectionGroup over four Leases under the same
+# faults, each aimed at one Lease; 0 overlaps per Lease. chaos-group: at least 200
+# transitions over all Leases; chaos-group-short: as `make test` runs it (about a minute).
+chaos-group: venv
+	$(PY) -m chaos --profile group $(CHAOS_ARGS)
+
+chaos-group-short: venv
+	$(PY) -m chaos --profile group-short $(CHAOS_ARGS)
 
 # The event loop's lag while a leader renews, starts and stops: `async with` against the
 # blocking start()/stop() called from a coroutine (about a minute). Writes its own section of

@@ -1,10 +1,12 @@
-"""``python -m chaos [--profile short|long|all] [--impl ours|official] [--seed N]
-[--faults KIND,...] [--no-work] [--drain|--no-drain]``.
+"""``python -m chaos [--profile short|long|all|group-short|group] [--impl ours|official]
+[--seed N] [--faults KIND,...] [--shards K] [--no-work] [--drain|--no-drain]``.
 
 Exit status 0 when the checker found nothing, 1 otherwise. ``CHAOS_SEED`` in the environment
 is used when ``--seed`` is not given, to replay a run from CI. ``--faults`` replaces the
 profile's fault kinds (``--faults all`` for every kind); ``--drain`` judges work overlaps
-after a graceful stop as violations (default: when the library advertises drain).
+after a graceful stop as violations (default: when the library advertises drain). The group
+profiles run members of a ``LeaderElectionGroup`` (ours only); ``--shards K`` sets how many
+Leases the group has, and turns any profile into a group one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--faults", type=fault_list, help="comma-separated kinds, or 'all'")
     parser.add_argument("--graceful", type=int, help="also go on until this many releases")
     parser.add_argument(
+        "--shards", type=int, help="candidates are members of a group of this many Leases"
+    )
+    parser.add_argument(
         "--no-work", action="store_true", help="no leader-only work job (invariant 6 off)"
     )
     parser.add_argument(
@@ -63,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile = dataclasses.replace(profile, faults=args.faults)
     if args.graceful is not None:
         profile = dataclasses.replace(profile, graceful=args.graceful)
+    if args.shards is not None:
+        if args.shards < 1:
+            parser.error(f"--shards {args.shards}: a group needs at least one Lease")
+        profile = dataclasses.replace(profile, shards=args.shards)
+    if profile.shards is not None and args.impl != "ours":
+        parser.error(f"profile {profile.name} runs a group: only --impl ours has groups")
     if args.no_work:
         profile = dataclasses.replace(profile, work=False)
     seed = args.seed

@@ -4,6 +4,8 @@
   event lines, signal them, reap them all.
 - ``ours_candidate`` / ``official_candidate``: the candidate programs, behind one set of
   options (start gate, protected action log, leader-only work job).
+- ``group_candidate``: a member of a ``LeaderElectionGroup`` with the same options and output,
+  every record naming its Lease (the chaos suite's group profiles).
 - ``work``: the leader-only job both candidates run with ``--work-log``: it writes monotonic
   samples while it works and takes a while to stop after its stop event.
 - ``checker``: what must hold after a run, judged from those logs alone.

@@ -44,6 +44,20 @@ Invariants:
      the Lease expires; the overlap is the job's stop time beyond the lease margin, or the
      pause itself. Reported with its cause, never a violation: only fencing tokens (checked
      by the resource the job writes to) make such late work harmless.
+   - a graceful end whose drain the driver *cut short*: the process was paused, partitioned
+     or kept from renewing (``ProcessRecord.disturbed``) between its stop event and the
+     other's start. A draining leader renews until its job returned; one that cannot renew
+     loses the Lease to expiry like any other, so the overlap is involuntary (its ``ended``
+     says ``drain cut short by ...``). Groups meet this: a member hands a Lease over to
+     rebalance whenever members come and go, so a fault can land in the middle of a drain.
+
+**Groups** (``check_group``): a group candidate (``harness.group_candidate``) leads several
+Leases at once, so its log lines end with ``lease=NAME`` and its ``elected`` / ``lost`` /
+``changed`` events carry ``lease``. Invariants 1-3 and 6 hold *per Lease*: the samples, terms,
+work and events are split by Lease and judged as one single-Lease run each (one process
+leading two Leases at once is the point of a group, not an overlap); invariants 4 and 5 are
+judged once per process. A Lease handed to another member to rebalance ends with ``lost``
+reason ``resigned``: drained and released like a graceful stop, and judged as one.
 """
 
 from __future__ import annotations
@@ -66,6 +80,7 @@ __all__ = [
     "Verdict",
     "WorkOverlap",
     "check",
+    "check_group",
     "find_work_overlaps",
     "parse_action_log",
     "terms_from_samples",
@@ -81,6 +96,8 @@ class Sample:
     token: int | None
     run: int = 0
     """The job run a work sample belongs to (1, 2, ...); 0 for an action sample."""
+    lease: str = ""
+    """The Lease of a group candidate's sample (``lease=NAME``); empty for a single Lease."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +111,14 @@ class Term:
     samples: int
     run: int = 0
     """The job run of a work term; 0 for an action term."""
+    lease: str = ""
+    """The Lease of a group candidate's term; empty for a single Lease."""
 
     def describe(self) -> str:
         token = "-" if self.token is None else str(self.token)
         run = f" run {self.run}" if self.run else ""
-        return f"{self.identity}#{token}{run} [{self.start:.6f}, {self.end:.6f}]"
+        lease = f" on {self.lease}" if self.lease else ""
+        return f"{self.identity}#{token}{run}{lease} [{self.start:.6f}, {self.end:.6f}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +136,9 @@ class Overlap:
         )
 
 
-GRACEFUL_REASONS = frozenset({"released", "stopped"})
-"""``lost`` reasons of a stop the library chose the moment of (SIGTERM, ``stop()``)."""
+GRACEFUL_REASONS = frozenset({"released", "stopped", "resigned"})
+"""``lost`` reasons of a stop the library chose the moment of (SIGTERM, ``stop()``, a group
+handing a Lease to another member)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +184,9 @@ class ProcessRecord:
     """SIGKILLed by the driver: it owes no lost or exit event."""
     terminated: bool = False
     """Stopped by the driver with SIGTERM: it must exit cleanly."""
+    disturbed: list[tuple[float, float, str]] = field(default_factory=list)
+    """``(start, end, kind)``: when the driver kept it from renewing (a pause, a partition,
+    latency, error bursts), on the monotonic clock of the logs."""
 
 
 @dataclass
@@ -189,8 +213,12 @@ class Verdict:
     """``run_while_leader`` threads still alive after ``stop()``: judged with ``drain``."""
     released: int = 0
     """Lost events with reason ``released``: graceful handovers."""
+    resigned: int = 0
+    """Lost events with reason ``resigned``: a group handing a Lease over to rebalance."""
     drain: bool = False
     """Graceful work overlaps are violations (the library drains before it releases)."""
+    leases: dict[str, Verdict] = field(default_factory=dict)
+    """A group run's verdict per Lease (``check_group``); empty for a single Lease."""
 
     @property
     def graceful_work_overlaps(self) -> list[WorkOverlap]:
@@ -202,7 +230,9 @@ class Verdict:
 
     @property
     def transitions(self) -> int:
-        """Changes of leadership: every elected event after the first."""
+        """Changes of leadership: every elected event after the first (of each Lease)."""
+        if self.leases:
+            return sum(verdict.transitions for verdict in self.leases.values())
         return max(self.elected - 1, 0)
 
     @property
@@ -257,12 +287,26 @@ class Verdict:
                 lines += [f"  graceful: {o.describe()}" for o in graceful[:5]]
                 lines += [f"  job left running: {v}" for v in self.job_thread_violations[:5]]
             lines += [f"  involuntary: {o.describe()}" for o in self.involuntary_work_overlaps[:5]]
+        for name, verdict in sorted(self.leases.items()):
+            lines.append(f"  {name}: {verdict.lease_line()}")
         for violation in self.violations[:20]:
             lines.append(f"  VIOLATION {violation}")
         if len(self.violations) > 20:
             lines.append(f"  ... and {len(self.violations) - 20} more")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
+
+    def lease_line(self) -> str:
+        """One line on one Lease of a group run."""
+        return (
+            f"{self.transitions} transitions, {len(self.overlaps)} overlaps, "
+            f"{len(self.graceful_work_overlaps)} graceful / "
+            f"{len(self.involuntary_work_overlaps)} involuntary work overlaps, "
+            f"{len(self.work_terms)} job runs, {self.released} released, "
+            f"{self.resigned} resigned, "
+            f"{len(self.token_violations) + len(self.work_token_violations)} token and "
+            f"{len(self.event_violations)} elected/lost violations"
+        )
 
 
 # -- action logs ---------------------------------------------------------------------------
@@ -292,6 +336,8 @@ def parse_action_log(
         if not line:
             continue
         parts = line.split()
+        # A group candidate names the Lease last (``lease=NAME``).
+        lease = parts.pop()[len("lease=") :] if parts and parts[-1].startswith("lease=") else ""
         try:
             if len(parts) not in (3, 4):
                 raise ValueError(line)
@@ -303,7 +349,7 @@ def parse_action_log(
                 continue  # a torn final write
             problems.append(f"{source}:{number}: malformed line {line!r}")
             continue
-        samples.append(Sample(t, parts[1], token, run))
+        samples.append(Sample(t, parts[1], token, run, lease))
     return samples, problems
 
 
@@ -335,17 +381,18 @@ def terms_from_samples(
     (work goes on after the lost event, while the job stops): pass no ``ends`` for them.
     """
     ends = ends or {}
-    spans: dict[tuple[str, int | None, int, int], list[float]] = {}
+    spans: dict[tuple[str, int | None, int, str, int], list[float]] = {}
     for s in samples:
         cuts = ends.get((s.identity, s.token), ())
         epoch = bisect.bisect_right(sorted(cuts), s.t) if cuts else 0
-        span = spans.setdefault((s.identity, s.token, s.run, epoch), [math.inf, -math.inf, 0])
+        key = (s.identity, s.token, s.run, s.lease, epoch)
+        span = spans.setdefault(key, [math.inf, -math.inf, 0])
         span[0] = min(span[0], s.t)
         span[1] = max(span[1], s.t)
         span[2] += 1
     terms = [
-        Term(identity, token, start, end, int(count), run)
-        for (identity, token, run, _), (start, end, count) in spans.items()
+        Term(identity, token, start, end, int(count), run, lease)
+        for (identity, token, run, lease, _), (start, end, count) in spans.items()
     ]
     return sorted(terms, key=lambda term: (term.start, term.end))
 
@@ -371,9 +418,13 @@ def find_overlaps(terms: Sequence[Term]) -> tuple[list[Overlap], float | None]:
     return overlaps, min_gap
 
 
-def _how_ended(term: Term, processes: Mapping[str, ProcessRecord]) -> tuple[str, float | None]:
+def _how_ended(
+    term: Term, processes: Mapping[str, ProcessRecord], until: float = math.inf
+) -> tuple[str, float | None]:
     """How a work term's leadership term ended: the first lost event of its identity and token
-    at or after the job started (the job starts after the term began), and its time."""
+    at or after the job started (the job starts after the term began), and its time. A
+    graceful end whose drain a disturbance cut short before ``until`` (the other's start)
+    says so, and is no longer graceful."""
     record = processes.get(term.identity)
     if record is None:
         return "no lost event", None
@@ -383,7 +434,16 @@ def _how_ended(term: Term, processes: Mapping[str, ProcessRecord]) -> tuple[str,
             and event.get("token") == term.token
             and float(event.get("t", -math.inf)) >= term.start
         ):
-            return str(event.get("reason", "?")), float(event["t"])
+            reason, stop_at = str(event.get("reason", "?")), float(event["t"])
+            if reason in GRACEFUL_REASONS:
+                cut = [
+                    kind
+                    for start, end, kind in record.disturbed
+                    if start <= until and end >= stop_at
+                ]
+                if cut:
+                    reason = f"{reason}, drain cut short by {'/'.join(dict.fromkeys(cut))}"
+            return reason, stop_at
     return ("killed" if record.killed else "no lost event"), None
 
 
@@ -399,7 +459,7 @@ def find_work_overlaps(
     for overlap in overlaps:
         if overlap.first.identity == overlap.second.identity:
             continue  # one process's own runs: a new term's job while the last one stops
-        ended, stop_at = _how_ended(overlap.first, by_identity)
+        ended, stop_at = _how_ended(overlap.first, by_identity, overlap.second.start)
         found.append(WorkOverlap(overlap.first, overlap.second, overlap.seconds, ended, stop_at))
     return found, min_gap
 
@@ -499,6 +559,20 @@ def check(
     ``work``: the samples of the work logs (invariant 6); ``drain``: judge work overlaps after
     a graceful stop as violations (for a library that drains before it releases).
     """
+    return _check(samples, processes, log_problems=log_problems, work=work, drain=drain)
+
+
+def _check(
+    samples: Sequence[Sample],
+    processes: Sequence[ProcessRecord],
+    *,
+    log_problems: Sequence[str] = (),
+    work: Sequence[Sample] = (),
+    drain: bool = False,
+    exits: bool = True,
+) -> Verdict:
+    """``check``; ``exits=False`` leaves out invariants 4 and 5 (judged once per process by
+    ``check_group``, not once per Lease)."""
     verdict = Verdict(samples=len(samples), log_violations=list(log_problems), drain=drain)
     _check_work(work, processes, verdict)
     ends: dict[tuple[str, int | None], list[float]] = defaultdict(list)
@@ -507,6 +581,7 @@ def check(
             if e.get("event") == "lost":
                 ends[(p.identity, e.get("token"))].append(float(e["t"]))
                 verdict.released += e.get("reason") == "released"
+                verdict.resigned += e.get("reason") == "resigned"
     verdict.terms = terms_from_samples(samples, ends)
     verdict.overlaps, verdict.min_gap = find_overlaps(verdict.terms)
 
@@ -556,5 +631,86 @@ def check(
     # 3-5. per process
     for record in processes:
         _check_events(record, verdict)
+        if exits:
+            _check_exit(record, verdict)
+    return verdict
+
+
+_LEASE_EVENTS = frozenset({"elected", "lost", "changed"})
+
+
+def _of_lease(record: ProcessRecord, lease: str) -> ProcessRecord:
+    """``record`` with only the events of ``lease`` (and its ``exit``, which ends them all)."""
+    events = [
+        e
+        for e in record.events
+        if (e.get("event") in _LEASE_EVENTS and e.get("lease") == lease) or e.get("event") == "exit"
+    ]
+    return ProcessRecord(
+        record.identity,
+        events,
+        record.returncode,
+        killed=record.killed,
+        terminated=record.terminated,
+        disturbed=record.disturbed,
+    )
+
+
+def _min(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def check_group(
+    samples: Sequence[Sample],
+    processes: Sequence[ProcessRecord],
+    *,
+    log_problems: Sequence[str] = (),
+    work: Sequence[Sample] = (),
+    drain: bool = False,
+    leases: Iterable[str] = (),
+) -> Verdict:
+    """Judge a group run: invariants 1-3 and 6 per Lease, 4 and 5 per process.
+
+    ``leases``: the group's Leases (a Lease nobody ever led is judged too); those named by
+    the samples and events are added. The verdict's ``leases`` holds each Lease's own; its
+    lists gather theirs, each violation prefixed with its Lease.
+    """
+    names = set(leases)
+    names.update(s.lease for s in samples if s.lease)
+    names.update(s.lease for s in work if s.lease)
+    names.update(
+        str(e["lease"])
+        for p in processes
+        for e in p.events
+        if e.get("event") in _LEASE_EVENTS and e.get("lease")
+    )
+    verdict = Verdict(samples=len(samples), log_violations=list(log_problems), drain=drain)
+    for name in sorted(names):
+        one = _check(
+            [s for s in samples if s.lease == name],
+            [_of_lease(p, name) for p in processes],
+            work=[s for s in work if s.lease == name],
+            drain=drain,
+            exits=False,
+        )
+        verdict.leases[name] = one
+        verdict.terms += one.terms
+        verdict.elected += one.elected
+        verdict.overlaps += one.overlaps
+        verdict.token_violations += [f"{name}: {v}" for v in one.token_violations]
+        verdict.event_violations += [f"{name}: {v}" for v in one.event_violations]
+        verdict.notes += [f"{name}: {n}" for n in one.notes]
+        verdict.work_samples += one.work_samples
+        verdict.work_terms += one.work_terms
+        verdict.work_overlaps += one.work_overlaps
+        verdict.work_token_violations += [f"{name}: {v}" for v in one.work_token_violations]
+        verdict.released += one.released
+        verdict.resigned += one.resigned
+    verdict.terms.sort(key=lambda term: (term.start, term.end))
+    verdict.work_terms.sort(key=lambda term: (term.start, term.end))
+    verdict.min_gap = _min(v.min_gap for v in verdict.leases.values())
+    verdict.work_min_gap = _min(v.work_min_gap for v in verdict.leases.values())
+    for record in processes:
         _check_exit(record, verdict)
     return verdict

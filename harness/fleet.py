@@ -1,9 +1,11 @@
 """Candidate processes for the benchmarks and the chaos suite: start, watch, signal, reap.
 
 A ``Candidate`` is one process that prints JSON event lines (``{"t": monotonic, "event": ...}``)
-on stdout: ours (``leader_election.testing.candidate``) or the official client's harness
-(``harness.official_candidate``). A reader thread collects its events; ``wait_event`` waits
-on them with a deadline. CPU time and peak RSS come from ``/proc`` while the process lives.
+on stdout: ours (``leader_election.testing.candidate``), the official client's harness
+(``harness.official_candidate``), or a member of a group (``harness.group_candidate``, whose
+events name their Lease: pass ``lease=`` to ``leads``, ``last`` and ``Fleet.leaders``). A
+reader thread collects its events; ``wait_event`` waits on them with a deadline. CPU time
+and peak RSS come from ``/proc`` while the process lives.
 
 A ``Fleet`` owns its candidates: ``close()`` (also on leaving its ``with`` block) resumes any
 stopped process, sends SIGTERM, waits a bounded time, SIGKILLs what is left and reaps every
@@ -63,6 +65,8 @@ MODULES = {
     "ours": "harness.ours_candidate",
     "official": "harness.official_candidate",
 }
+GROUP_MODULE = "harness.group_candidate"
+"""Our ``LeaderElectionGroup`` as a candidate (``candidate_command(..., shards=K)``)."""
 
 
 def candidate_command(
@@ -78,21 +82,26 @@ def candidate_command(
     work_log: str | None = None,
     work_stop: tuple[float, float] = (0.0, 0.5),
     work_seed: int | None = None,
+    shards: int | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The argv of one candidate of ``impl``; both harnesses take the same options.
 
     ``work_log``: run the leader-only work job (``harness.work``), logging there; it needs
-    ``work_stop`` = (min, max) seconds to return after its stop event.
+    ``work_stop`` = (min, max) seconds to return after its stop event. ``shards``: a member of
+    a group of that many Leases, ``<lease>-0`` ... (``harness.group_candidate``; ours only).
     """
+    if shards is not None and impl != "ours":
+        raise ValueError(f"impl={impl!r} with shards={shards}: only ours has groups")
+    where = ["--lease", lease] if shards is None else ["--lease-prefix", lease]
     argv = [
         sys.executable,
         "-m",
-        MODULES[impl],
+        MODULES[impl] if shards is None else GROUP_MODULE,
         "--kubeconfig",
         kubeconfig,
-        "--lease",
-        lease,
+        *where,
+        *([] if shards is None else ["--shards", str(shards)]),
         "--identity",
         identity,
         "--lease-duration",
@@ -263,18 +272,31 @@ class Candidate:
                     return None
                 self._cond.wait(min(remaining, 0.1))
 
-    def last(self, kind: str) -> dict[str, Any] | None:
+    def last(self, kind: str, *, lease: str | None = None) -> dict[str, Any] | None:
+        """Its last ``kind`` event (of ``lease``, for a group member)."""
         with self._cond:
-            found = [event for event in self.events if event.get("event") == kind]
+            found = [
+                event
+                for event in self.events
+                if event.get("event") == kind and (lease is None or event.get("lease") == lease)
+            ]
         return found[-1] if found else None
 
     @property
     def leading(self) -> bool:
         """Its last elected event has no lost or exit after it (its own view, as printed)."""
+        return self.leads()
+
+    def leads(self, lease: str | None = None) -> bool:
+        """``leading``, of ``lease`` for a group member (whose events name their Lease)."""
         with self._cond:
             for event in reversed(self.events):
                 kind = event.get("event")
-                if kind in ("lost", "exit"):
+                if kind == "exit":
+                    return False
+                if lease is not None and event.get("lease") != lease:
+                    continue
+                if kind == "lost":
                     return False
                 if kind == "elected":
                     return True
@@ -341,9 +363,10 @@ class Fleet:
     def alive(self) -> list[Candidate]:
         return [c for c in self.candidates if c.alive]
 
-    def leaders(self) -> list[Candidate]:
-        """Live, running candidates whose own last event says they lead."""
-        return [c for c in self.candidates if c.alive and not c.paused and c.leading]
+    def leaders(self, lease: str | None = None) -> list[Candidate]:
+        """Live, running candidates whose own last event says they lead (``lease``, for
+        group members)."""
+        return [c for c in self.candidates if c.alive and not c.paused and c.leads(lease)]
 
     def __iter__(self) -> Iterator[Candidate]:
         return iter(list(self.candidates))

@@ -13,8 +13,10 @@ So the samples of one run span exactly the time the job was running: from its st
 return, stop time included. Each line is ``monotonic-time identity token run``: ``token`` is
 the fencing token the term started with (``-`` for a client without one) and ``run`` numbers
 the job's runs in this process (1, 2, ...), so two terms that carry the same token (after a
-hand edit of ``leaseTransitions``) stay two work terms. Every process on a Linux machine shares
-``CLOCK_MONOTONIC``, so the logs of all candidates merge (``harness.checker``).
+hand edit of ``leaseTransitions``) stay two work terms. A group candidate runs one job per
+Lease and names it: ``run(..., lease=NAME)`` appends ``lease=NAME``, so the checker judges
+each Lease's work on its own. Every process on a Linux machine shares ``CLOCK_MONOTONIC``, so
+the logs of all candidates merge (``harness.checker``).
 """
 
 from __future__ import annotations
@@ -56,17 +58,22 @@ class WorkLog:
         with self._lock:
             return self._random.uniform(self.stop_min, self.stop_max)
 
-    def run(self, stop_event: threading.Event, token: int | None) -> None:
-        """One term's work; returns ``stop_min``-``stop_max`` seconds after ``stop_event``."""
+    def run(
+        self, stop_event: threading.Event, token: int | None, *, lease: str | None = None
+    ) -> None:
+        """One term's work; returns ``stop_min``-``stop_max`` seconds after ``stop_event``.
+
+        ``lease``: the Lease the term is of, written on every sample (a group candidate)."""
         with self._lock:
             run = next(self._runs)
         label = "-" if token is None else str(token)
+        tail = "" if lease is None else f" lease={lease}"
         # Line-buffered appends: each sample reaches the file as one write, so a SIGKILL
         # loses at most the line being written (the checker drops a torn last line).
         with open(self.path, "a", buffering=1, encoding="utf-8") as log:
 
             def sample() -> None:
-                log.write(f"{time.monotonic():.6f} {self.identity} {label} {run}\n")
+                log.write(f"{time.monotonic():.6f} {self.identity} {label} {run}{tail}\n")
 
             sample()
             while not stop_event.wait(self.period):

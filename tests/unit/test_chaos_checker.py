@@ -11,6 +11,7 @@ from harness.checker import (
     ProcessRecord,
     Sample,
     check,
+    check_group,
     find_overlaps,
     parse_action_log,
     read_action_logs,
@@ -373,3 +374,112 @@ def test_an_elected_event_delivered_after_a_pause_is_ordered_by_when_its_term_be
     assert check(logs, [a, b]).token_violations == []
     del a.events[0]["since"]  # without it, delivery order is all the checker has
     assert check(logs, [a, b]).token_violations
+
+
+# -- groups: every invariant per Lease -------------------------------------------------------
+def on(lease: str, *items: Sample) -> list[Sample]:
+    return [Sample(s.t, s.identity, s.token, s.run, lease) for s in items]
+
+
+def member(identity: str, *events: tuple[str, float, Any, str], **kwargs: Any) -> ProcessRecord:
+    """A group member: each elected/lost event names its Lease (the fourth item)."""
+    record = process(identity, *((kind, t, extra) for kind, t, extra, _ in events), **kwargs)
+    for event, (_, _, _, lease) in zip(record.events, events, strict=True):
+        if lease:
+            event["lease"] = lease
+    return record
+
+
+def two_leases() -> tuple[list[Sample], list[ProcessRecord]]:
+    """a leads x and y at once; y is handed to b to rebalance; a stops and releases x."""
+    a = member(
+        "a",
+        ("elected", 0.0, 1, "x"),
+        ("elected", 0.0, 1, "y"),
+        ("lost", 1.0, 1, "y"),
+        ("lost", 2.0, 1, "x"),
+        ("exit", 2.1, None, ""),
+    )
+    a.events[2]["reason"] = "resigned"
+    a.events[3]["reason"] = "released"
+    b = member(
+        "b",
+        ("elected", 1.05, 2, "y"),
+        ("elected", 2.05, 2, "x"),
+        ("lost", 3.0, 2, "y"),
+        ("lost", 3.0, 2, "x"),
+        ("exit", 3.1, None, ""),
+    )
+    logs = (
+        on("x", *samples("a", 1, 0.0, 1.998))
+        + on("y", *samples("a", 1, 0.0, 0.998))
+        + on("y", *samples("b", 2, 1.05, 2.9))
+        + on("x", *samples("b", 2, 2.05, 2.9))
+    )
+    return logs, [a, b]
+
+
+def test_one_member_leading_two_leases_at_once_is_no_overlap() -> None:
+    logs, processes = two_leases()
+    verdict = check_group(logs, processes, leases=["x", "y", "z"])
+    assert verdict.ok, verdict.summary()
+    assert sorted(verdict.leases) == ["x", "y", "z"]
+    assert verdict.leases["x"].transitions == verdict.leases["y"].transitions == 1
+    assert verdict.transitions == 2
+    assert verdict.released == 1
+    assert verdict.resigned == 1
+    assert "x: 1 transitions, 0 overlaps" in verdict.summary()
+    # The same logs judged as one Lease: a's terms on x and y would overlap b's.
+    assert not check(logs, processes).ok
+
+
+def test_two_leaders_of_one_lease_are_an_overlap_named_by_its_lease() -> None:
+    logs, processes = two_leases()
+    logs += on("y", *samples("a", 1, 1.2, 1.3))  # a still acting on y after b took it
+    verdict = check_group(logs, processes)
+    assert not verdict.ok
+    assert len(verdict.leases["y"].overlaps) == 1
+    assert not verdict.leases["x"].overlaps
+    assert " on y " in verdict.overlaps[0].describe()
+
+
+def test_group_work_after_a_resign_is_judged_as_graceful() -> None:
+    _, processes = two_leases()
+    logs = on("y", *work("a", 1, 1, 0.0, 1.2)) + on("y", *work("b", 2, 2, 1.05, 2.9))
+    verdict = check_group([], processes, work=logs, drain=True)
+    assert len(verdict.graceful_work_overlaps) == 1
+    assert verdict.graceful_work_overlaps[0].ended == "resigned"
+    assert not verdict.ok
+
+
+def test_group_events_are_judged_per_lease_and_exits_once() -> None:
+    _, processes = two_leases()
+    del processes[1].events[2]  # b never reports losing y
+    processes[0].returncode = 1
+    verdict = check_group([], processes)
+    assert verdict.event_violations == ["y: b: exited while leading, without a lost event"]
+    assert len(verdict.exit_violations) == 1
+
+
+def test_group_log_lines_name_their_lease() -> None:
+    parsed, problems = parse_action_log(
+        ["1.000000 a 3 lease=x\n", "1.002000 a 3 4 lease=y\n", "1.004000 a 3\n"]
+    )
+    assert problems == []
+    assert [(s.lease, s.run) for s in parsed] == [("x", 0), ("y", 4), ("", 0)]
+
+
+def test_a_drain_cut_short_by_a_pause_is_involuntary_and_an_unrelated_one_is_not() -> None:
+    _, processes = two_leases()
+    logs = on("y", *work("a", 1, 1, 0.0, 1.2)) + on("y", *work("b", 2, 2, 1.05, 2.9))
+    # a was paused during its drain (stop event at 1.0, b began at 1.05): it lost y to expiry.
+    processes[0].disturbed = [(1.02, 1.15, "pause")]
+    verdict = check_group([], processes, work=logs, drain=True)
+    assert verdict.ok, verdict.summary()
+    [overlap] = verdict.involuntary_work_overlaps
+    assert overlap.ended == "resigned, drain cut short by pause"
+    # A disturbance over before the drain began, or after the other began, excuses nothing.
+    for interval in ((0.2, 0.9, "pause"), (1.1, 1.3, "errors")):
+        processes[0].disturbed = [interval]
+        verdict = check_group([], processes, work=logs, drain=True)
+        assert len(verdict.graceful_work_overlaps) == 1, interval
