@@ -225,15 +225,28 @@ class Runtime:
                 after=after,
             )
         elif isinstance(event, DrainAbandoned):
-            logger.error(
-                "lease %s (%s): %s still running %.1f s after leadership ended "
-                "(drain_timeout); the Lease is not released and expires in %.1f s",
-                options.lease_description,
-                options.identity,
-                ", ".join(self.running_work()) or "leader-only work",
-                self.timing.drain_timeout,
-                max(event.claim_ends_at - options.clock.monotonic(), 0.0),
-            )
+            running = ", ".join(self.running_work())
+            left = max(event.claim_ends_at - options.clock.monotonic(), 0.0)
+            if event.reason is None:
+                logger.error(
+                    "lease %s (%s): %s still running %.1f s after leadership ended "
+                    "(drain_timeout); the Lease is not released and expires in %.1f s",
+                    options.lease_description,
+                    options.identity,
+                    running or "leader-only work",
+                    self.timing.drain_timeout,
+                    left,
+                )
+            elif running:
+                logger.error(
+                    "lease %s (%s): lost while draining (%s) with %s still running; another "
+                    "candidate may lead in %.1f s",
+                    options.lease_description,
+                    options.identity,
+                    event.reason.value,
+                    running,
+                    left,
+                )
             self.work.watch_overrun(event.token, event.claim_ends_at)
         else:
             if self.announcer is not None and event.holder not in (None, options.identity):

@@ -297,11 +297,14 @@ class Lost:
 
 @dataclass(frozen=True, slots=True)
 class DrainAbandoned:
-    """Event: the drain outlasted ``drain_timeout``; the Lease is left to expire unreleased
-    at ``claim_ends_at`` (monotonic)."""
+    """Event: the drain is over without the work having returned — it outlasted
+    ``drain_timeout`` (``reason`` None), or the Lease was lost meanwhile (``reason``: renew
+    failed, taken over, deleted). Another candidate may lead from ``claim_ends_at``
+    (monotonic)."""
 
     token: int
     claim_ends_at: float
+    reason: LostReason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,7 +529,9 @@ class _Transition:
     def lose(self, reason: LostReason, *, state: State = State.FOLLOWING) -> None:
         if self.m.state is State.DRAINING:
             # leader.lost went out when the drain began; the Lease is gone now, so there is
-            # nothing left to release (rule 7).
+            # nothing left to release (rule 7). The work still running may now overlap the
+            # next leader's: say so, as an abandoned drain does.
+            self.emit(DrainAbandoned(self.m.token, self.claim_ends_at(), reason))
             self.end_drain(release=False)
             return
         claim_ends_at = self.claim_ends_at()

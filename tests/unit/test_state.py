@@ -408,6 +408,9 @@ def test_a_lease_lost_during_the_drain_is_not_released() -> None:
     assert c.feed(LeaseRead(lease("other", "12", transitions=1)), 1.3) == []
     assert c.machine.state is State.STOPPED
     assert [e for e in c.events if isinstance(e, Lost)] == [Lost(LostReason.RELEASED, 0)]
+    # The work may still run while the other leads: reported as an abandoned drain.
+    abandoned = [e for e in c.events if isinstance(e, DrainAbandoned)]
+    assert [e.reason for e in abandoned] == [LostReason.TAKEN_OVER]
 
 
 def test_a_failed_release_still_stops() -> None:
