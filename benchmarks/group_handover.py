@@ -119,6 +119,11 @@ class Sampler:
                 if not changes or changes[-1][1] != holder:
                     changes.append((now, holder))
 
+    def quiet(self, seconds: float) -> bool:
+        """No holder changed for ``seconds``: the hand-offs of a step are over."""
+        last = max((changes[-1][0] for changes in self.changes.values() if changes), default=0)
+        return time.monotonic() - last >= seconds
+
     def counts(self) -> dict[str, int]:
         held: dict[str, int] = defaultdict(int)
         for name in self.names:
@@ -130,22 +135,21 @@ class Sampler:
         seconds seen with no holder in between (0 when no sample fell in that window)."""
         gaps = []
         for changes in self.changes.values():
-            left_at = None
+            previous = ""
+            left_at: float | None = None  # when it was seen free after moved_from held it
             for t, holder in changes:
                 if holder == moved_from:
                     left_at = None
-                elif holder == "":
-                    if left_at is None and t >= since:
-                        left_at = t
-                elif left_at is not None or (t >= since and _previous(changes, t) == moved_from):
-                    gaps.append(t - left_at if left_at is not None else 0.0)
+                elif holder == "" and previous == moved_from and t >= since:
+                    left_at = t
+                elif holder not in ("", moved_from):
+                    if left_at is not None:
+                        gaps.append(t - left_at)
+                    elif previous == moved_from and t >= since:
+                        gaps.append(0.0)
                     left_at = None
+                previous = holder
         return gaps
-
-
-def _previous(changes: list[tuple[float, str]], t: float) -> str | None:
-    before = [holder for when, holder in changes if when < t]
-    return before[-1] if before else None
 
 
 class Member:
@@ -179,6 +183,11 @@ def _timed(what: str, predicate: Callable[[], bool], since: float, timeout: floa
     return time.monotonic() - since
 
 
+def settle(sampler: Sampler, interval: float) -> None:
+    """Wait until no Lease moved for 3 renewal intervals, so a step's figures are its own."""
+    wait_for(lambda: sampler.quiet(3 * interval), 60, what="the Leases to stay put")
+
+
 def work_terms_by_lease(workdir: str, names: list[str]) -> dict[str, list[Any]]:
     terms = {}
     for name in names:
@@ -209,6 +218,7 @@ def driver_main(args: argparse.Namespace) -> int:
                 lambda: sorted(sampler.counts().values()) == [share] * 3,
                 last_start,
             )
+            settle(sampler, interval)
 
             killed = time.monotonic()
             members["member-c"].proc.kill()
@@ -219,6 +229,7 @@ def driver_main(args: argparse.Namespace) -> int:
                 lambda: sampler.counts() == {"member-a": half, "member-b": half},
                 killed,
             )
+            settle(sampler, interval)
 
             joined = time.monotonic()
             members["member-d"] = Member("member-d", server, args, workdir)
@@ -227,6 +238,7 @@ def driver_main(args: argparse.Namespace) -> int:
                 lambda: sorted(sampler.counts().values()) == [share] * 3,
                 joined,
             )
+            settle(sampler, interval)
             join_gaps = sampler.holderless(joined, "member-a") + sampler.holderless(
                 joined, "member-b"
             )
