@@ -289,6 +289,7 @@ class GroupElector:
         self._desired: frozenset[str] = frozenset()
         self._owners: dict[str, str] = {}  # Lease -> the member the balance assigns it to
         self._confirmed: frozenset[str] = frozenset()
+        self._ready_said = False
         self._inbox: collections.deque[tuple[str | None, Any]] = collections.deque()
         self._wake = threading.Event()
         self._heap: list[tuple[float, int, str]] = []
@@ -613,6 +614,8 @@ class GroupElector:
         if not settled:
             # Take the Leases handed over the moment the settle ends, not up to a tick later.
             self._tick_at = min(self._tick_at, settled_at)
+        elif not self._ready_said:
+            self._say_ready(now)
         confirmed = self._membership.confirmed(now) | {self._identity}
         self._confirmed = confirmed
         watching = self._watch_healthy and now < self._watch_heard_at + timing.watch_silence
@@ -662,6 +665,16 @@ class GroupElector:
                 # The one watch speaks for every labelled Lease, also for one that nobody
                 # renews (free, or its holder gone): no reads (rule 10).
                 self._feed(slot, WatchStatus(healthy=True))
+
+    def _say_ready(self, now: float) -> None:
+        """Renew the heartbeat once the settle is over: the others confirm this member (and
+        hand it its share) now, not a renewal interval after it started."""
+        slot = self._heartbeat
+        if slot.machine.state is not State.LEADING or slot.in_flight:
+            return  # not created yet, or a write on its way: that one says it
+        self._ready_said = True
+        slot.machine = dataclasses.replace(slot.machine, renew_at=now)
+        self._feed(slot, TimerFired())
 
     def _labelled(self, machine: Machine) -> bool:
         if machine.lease_missing:
