@@ -43,10 +43,14 @@ Semantics are client-go's (``tools/leaderelection``), with these rules:
    At the int32 maximum (2147483647) the next token is 0: tokens are serial numbers modulo
    2**31 (RFC 1982; ``record.latest_transitions``), plain integer order until that wrap.
 6. A Lease deleted under a live holder (by hand, by a namespace cleanup) is not created again
-   until that holder's claim, as we observed it, has run out: the holder keeps acting until
-   its next renewal meets the 404, so a new Lease at once would give two leaders (client-go
-   creates at once). The holder itself re-creates at once, with the next fencing token.
-   A candidate that never saw the Lease cannot know; the Role in ``rbac/`` grants no delete.
+   until that holder's claim has run out: the holder keeps acting until its next renewal
+   meets the 404, so a new Lease at once would give two leaders (client-go creates at once).
+   When a read (not the watch) reports the deletion, the claim runs at least one lease
+   duration from that read, even if our last view of it had run out: that view may be stale
+   (a stalled watch, refused reads) and the holder may have renewed right up to the
+   deletion. A watch reports a deletion only after every change before it. The holder itself
+   re-creates at once, with the next fencing token. A candidate that never saw the Lease, or
+   last saw it free, cannot know; the Role in ``rbac/`` grants no delete.
 7. Drain, then release: a leader that stops or resigns ends its term for the work first
    (``Lost`` is emitted, ``is_leader`` turns false) and keeps renewing (``DRAINING``) until the
    work of the term has returned (``Drained``); only then does it release. Were it to release
@@ -393,6 +397,7 @@ class Machine:
     hold_off_until: float = -math.inf  # named holder by someone else's write (rule 9)
     sent: tuple[LeaseRecord, ...] = ()  # records of our latest writes (rule 9)
     heard_at: float = -math.inf  # last sign of life of the watch (rule 10)
+    deleted_at: float = -math.inf  # when a read found the Lease we saw deleted (rule 6)
     decided: bool = False
     wake_at: float = _NEVER
 
@@ -653,10 +658,18 @@ class _Transition:
         ours = self.m.observed
         return ours is not None and bool(ours.uid) and bool(lease.uid) and ours.uid != lease.uid
 
+    def learned_deleted_by_read(self) -> None:
+        """A read or write found the Lease gone: our view of it may be stale (rule 6). A
+        watch that reports the deletion has first delivered every change before it."""
+        if not self.m.lease_missing:
+            self.update(deleted_at=self.now)
+
     def read(self, lease: ObservedLease | None) -> None:
         if self.m.state is State.STOPPED or self.m.state is State.RELEASING:
             return
         recreated = lease is not None and self.recreated(lease)
+        if lease is None:
+            self.learned_deleted_by_read()
         self.observe(lease)
         self.update(poll_at=self.now + self.m.policy.renewal_interval * (1 + 0.2 * self.jitter))
         if self.m.state in (State.LEADING, State.DRAINING):
@@ -734,6 +747,7 @@ class _Transition:
             self.update(known=False, failures=failures, not_before=self.now + wait)
             return
         if obs.failure is Failure.NOT_FOUND and obs.op in (Op.ACQUIRE, Op.RENEW):
+            self.learned_deleted_by_read()
             self.observe(None)
             if m.state in (State.LEADING, State.DRAINING):
                 self.lose(LostReason.LEASE_DELETED)
@@ -777,6 +791,23 @@ class _Transition:
             and m.observed.record.holder_identity != m.policy.identity
             and now < m.expiry()
         )
+
+    def deleted_claim_ends(self) -> float:
+        """With the Lease deleted: when the claim of the holder we last saw there has run out
+        (rule 6); ``-inf`` when we saw it free, ours, or never."""
+        m = self.m
+        observed = m.observed
+        if (
+            m.state is not State.FOLLOWING
+            or observed is None
+            or not observed.record.is_held
+            or observed.record.holder_identity == m.policy.identity
+        ):
+            return -math.inf
+        duration = observed.record.lease_duration_seconds
+        if duration <= 0:
+            duration = m.policy.lease_duration_seconds
+        return max(m.expiry(), m.deleted_at + duration)
 
     def free_or_ours(self, now: float) -> bool:
         """The observed Lease may be acquired by us now: nobody holds it, it names us, or
@@ -835,9 +866,10 @@ class _Transition:
             self.wait_or_poll(m.hold_off_until)
             return
         if m.lease_missing:
-            if self.held_by_other(now, ignore_missing=True):
-                # Deleted under a live holder: wait out its claim (rule 6).
-                self.update(wake_at=m.expiry() + m.policy.timing.expiry_jitter * self.jitter)
+            claim_ends = self.deleted_claim_ends()
+            if now < claim_ends:
+                # Deleted under a holder that may still act: wait out its claim (rule 6).
+                self.update(wake_at=claim_ends + m.policy.timing.expiry_jitter * self.jitter)
                 return
             # Keep fencing tokens growing across a deletion when we saw the old Lease.
             self.update(wake_at=_NEVER)

@@ -199,6 +199,21 @@ def test_a_lease_deleted_after_its_holder_s_claim_ran_out_is_created_at_once() -
     assert isinstance(create, Put) and create.op is Op.CREATE
 
 
+def test_a_deletion_found_by_a_read_after_a_blind_spell_waits_a_lease_duration() -> None:
+    # Our last look at "other" was at 1.0; then the watch stalled and reads were refused, so
+    # we saw none of its renewals. A read at 5.5 finds the Lease deleted: by our stale view
+    # the claim ran out at 5.0, but "other" may have renewed up to the deletion and still act.
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=7)), 1.0)
+    c.feed(WatchStatus(healthy=False), 1.0)
+    assert c.feed(LeaseRead(None), 5.5) == []
+    assert c.machine.wake_at >= 9.5  # a lease duration (4 s) after the read
+    create = c.request(TimerFired(), 9.5 + c.machine.policy.timing.expiry_jitter)
+    assert isinstance(create, Put) and create.op is Op.CREATE
+    assert create.record.lease_transitions == 8
+
+
 def test_a_released_lease_that_is_then_deleted_is_created_at_once() -> None:
     c = Candidate()
     c.request(Started(), 0.0)
