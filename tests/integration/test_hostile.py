@@ -188,6 +188,8 @@ def test_a_hand_edit_naming_a_live_follower_never_gives_two_leaders(
         wait_for(lambda: b.is_leader, 5, what="b to lead once a's claim has run out")
         took = time.monotonic() - edited
         wait_for(lambda: ("a", LostReason.TAKEN_OVER) in terms.lost, 5, what="a's leader.lost")
+        # is_leader turns true before leader.elected is delivered (by the dispatcher).
+        wait_for(lambda: len(terms.tokens) == 2, 5, what="b's leader.elected")
     assert sampler.overlaps == []
     assert took >= 1.0  # the previous record's leaseDurationSeconds, from the edit (rule 9)
     assert terms.tokens == [0, 1]
