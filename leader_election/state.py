@@ -778,14 +778,13 @@ class _Transition:
         if not m.decided and (m.state is State.LEADING or self.held_by_other(now)):
             self.update(decided=True)
 
-    def held_by_other(self, now: float, *, ignore_missing: bool = False) -> bool:
-        """Another candidate's claim, as we last observed it, is still running at ``now``
-        (with ``ignore_missing``: even if the Lease has since been deleted)."""
+    def held_by_other(self, now: float) -> bool:
+        """Another candidate's claim, as we last observed it, is still running at ``now``."""
         m = self.m
         return (
             m.state is State.FOLLOWING
             and m.known
-            and (ignore_missing or not m.lease_missing)
+            and not m.lease_missing
             and m.observed is not None
             and m.observed.record.is_held
             and m.observed.record.holder_identity != m.policy.identity
