@@ -479,8 +479,18 @@ class _Driver:
             time.sleep(0.02)
         return None
 
-    def follower(self, leader: Candidate) -> Candidate | None:
+    def follower(self, leader: Candidate, *, seen_on: str | None = None) -> Candidate | None:
+        """A live follower at random; with ``seen_on``, one whose last view of that Lease's
+        holder is ``leader``."""
         others = [c for c in self.slots.values() if c is not leader and c.alive and not c.paused]
+        if seen_on is not None:
+            key = self.key(seen_on)
+            others = [
+                c
+                for c in others
+                if (changed := c.last("changed", lease=key)) is not None
+                and changed.get("leader") == leader.identity
+            ]
         return self.rng.choice(others) if others else None
 
     def settle(self, after: str) -> dict[str, Candidate] | None:
@@ -539,9 +549,12 @@ class _Driver:
                 leader.wait_exit(5.0)
             return f"rolling restart of {leader.identity}"
         if kind == "edit-follower":
-            follower = self.follower(leader)
+            # A follower that has seen this leader: one whose first look at the Lease is the
+            # edit naming it takes it at once (rule 9's stated limit, as client-go does), and
+            # cannot know the tokens written before it looked.
+            follower = self.follower(leader, seen_on=lease)
             if follower is None:
-                return "hand edit to a follower skipped: no live follower"
+                return "hand edit to a follower skipped: no live follower that saw the leader"
             done = api.official_replace(
                 lambda body: setattr(body.spec, "holder_identity", follower.identity)
             )
