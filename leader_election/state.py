@@ -865,7 +865,9 @@ class _Transition:
             self.wait_or_poll(m.hold_off_until)
             return
         if m.lease_missing:
-            claim_ends = self.deleted_claim_ends()
+            # Also when the Lease last named us by someone else's write: the holder before
+            # that edit may still act (rule 9), deleted Lease or not.
+            claim_ends = max(self.deleted_claim_ends(), m.hold_off_until)
             if now < claim_ends:
                 # Deleted under a holder that may still act: wait out its claim (rule 6).
                 self.update(wake_at=claim_ends + m.policy.timing.expiry_jitter * self.jitter)

@@ -681,6 +681,20 @@ def test_a_hand_edit_naming_a_follower_waits_out_the_previous_holder() -> None:
     assert claim.record.lease_transitions == 5  # a new term, a new token
 
 
+def test_a_hand_edit_naming_a_follower_then_a_deletion_still_waits_out_the_holder() -> None:
+    # Found by the model test: the Lease last named us (by someone else's write) when it was
+    # deleted; "other", its holder before the edit, may still act until its claim runs out.
+    c = Candidate()
+    c.request(Started(), 0.0)
+    c.feed(WatchStatus(healthy=True), 0.0)
+    c.feed(LeaseRead(lease("other", "5", transitions=4)), 0.0)
+    c.feed(WatchEvent(lease("me", "6", transitions=4, renew_offset=1)), 1.0)
+    assert c.feed(WatchEvent(None), 1.5) == []
+    assert c.machine.wake_at >= 5.0
+    create = c.request(TimerFired(), 5.0 + c.machine.policy.timing.expiry_jitter)
+    assert isinstance(create, Put) and create.op is Op.CREATE
+
+
 def test_a_hand_edit_naming_a_follower_that_then_sees_a_release_takes_it_at_once() -> None:
     c = Candidate()
     c.request(Started(), 0.0)
