@@ -145,6 +145,7 @@ class LeaderWork:
         self._claim_ends_at = math.inf
         self._overrun_reported = False
         self._timer: threading.Timer | Cancellable | None = None
+        self._cancelled: list[threading.Thread] = []
         self.schedule: Schedule | None = None
         """Runs the overrun check ``(delay s, callback) -> handle with cancel()``; by default
         a ``threading.Timer`` per term (a group runs them on its elector thread instead, so
@@ -300,7 +301,6 @@ class LeaderWork:
             if self._term is not None:
                 self._term.set()
             threads = [thread for job in self._jobs for thread in job.threads]
-            timer = self._timer
         current = threading.current_thread()
         for thread in threads:
             if thread is current or not thread.is_alive():
@@ -308,9 +308,13 @@ class LeaderWork:
             thread.join(max(deadline - self._clock.monotonic(), 0.1))
             if thread.is_alive():
                 logger.warning("%s did not return after its stop event was set", thread.name)
-        if timer is not None:
-            timer.cancel()
-            if isinstance(timer, threading.Thread) and timer is not current:
+        # The overrun check stays armed while the functions return: then it is cancelled,
+        # and its thread (and those cancelled before) joined.
+        with self._cond:
+            self._cancel_timer()
+            timers, self._cancelled = self._cancelled, []
+        for timer in timers:
+            if timer is not current:
                 timer.join(1.0)
 
     # -- internals -------------------------------------------------------------------------
@@ -370,4 +374,8 @@ class LeaderWork:
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+            if isinstance(self._timer, threading.Thread):
+                # Cancelled, it ends at once, but join() must still see it end.
+                self._cancelled = [t for t in self._cancelled if t.is_alive()]
+                self._cancelled.append(self._timer)
             self._timer = None
